@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Regenerate every figure of vaeinfo (or run the tests), setting up .venv first when needed.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: ./reproduce.sh [--profile smoke|quick|paper] [--data-dir DIR] [--only NN] [--download] [--out DIR]
+       ./reproduce.sh --test [PYTEST-ARGS...]
+       ./reproduce.sh --help
+
+Creates .venv with vaeinfo installed (if missing, or stale because pyproject.toml changed), then
+executes every notebook in notebooks/ in order with papermill and prints a summary.
+
+Options:
+  --profile NAME   parameter set from params/NAME.yaml (default: quick)
+                     smoke  seconds per notebook on small real subsets (what CI runs)
+                     quick  every figure on a 2-core CPU in minutes (the committed figures)
+                     paper  the paper's settings (uses a GPU when present)
+  --data-dir DIR   folder holding MNIST/raw/, celeba/, ... (default: $VAEINFO_DATA, else ./data)
+  --only NN        run only the notebook whose name starts with NN (e.g. --only 03)
+  --download       allow downloading MNIST (md5-checked by torchvision) when it is missing
+  --out DIR        where figures, results/ and executed/ notebooks go
+                     (default: figures/ for quick, figures/<profile>/ otherwise)
+  --test           run the test suite (pytest) in the same environment; further args go to pytest
+  -h, --help       show this help and exit
+
+Without MNIST and without --download, the notebooks fall back to scikit-learn's 8x8 digits and say so.
+Environment: VAEINFO_DATA (data folder), VAEINFO_PYTHON (the Python 3.11 used to create .venv).
+Exit status: 0 on success, 1 if a notebook or a test failed, 2 on bad usage or a failed setup.
+EOF
+}
+
+die() { echo "reproduce.sh: error: $*" >&2; exit 2; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+profile=quick
+data_dir=""
+only=""
+out=""
+download=0
+mode=run
+pytest_args=()
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --test) mode=test; shift; pytest_args=("$@"); break ;;
+    --profile) [ $# -ge 2 ] || die "--profile needs a value (smoke, quick or paper)"; profile=$2; shift 2 ;;
+    --profile=*) profile=${1#*=}; shift ;;
+    --data-dir) [ $# -ge 2 ] || die "--data-dir needs a folder"; data_dir=$2; shift 2 ;;
+    --data-dir=*) data_dir=${1#*=}; shift ;;
+    --only) [ $# -ge 2 ] || die "--only needs a two-digit notebook number, e.g. --only 03"; only=$2; shift 2 ;;
+    --only=*) only=${1#*=}; shift ;;
+    --out) [ $# -ge 2 ] || die "--out needs a folder"; out=$2; shift 2 ;;
+    --out=*) out=${1#*=}; shift ;;
+    --download) download=1; shift ;;
+    *) die "unknown option '$1'. Run ./reproduce.sh --help for the options." ;;
+  esac
+done
+
+if [ ! -f "$here/params/$profile.yaml" ]; then
+  known=$(cd "$here/params" && ls -1 -- *.yaml 2>/dev/null | sed 's/\.yaml$//' | paste -sd, -)
+  die "unknown profile '$profile'. Choose one of: ${known:-none found in params/}."
+fi
+if [ -n "$only" ] && ! [[ "$only" =~ ^[0-9]{2}$ ]]; then
+  die "--only takes a two-digit notebook number such as 03, got '$only'."
+fi
+# Paths given by the user are relative to where they ran the script.
+[ -z "$data_dir" ] || data_dir=$(realpath -m -- "$data_dir")
+[ -z "$out" ] || out=$(realpath -m -- "$out")
+if [ -n "${VAEINFO_DATA:-}" ]; then export VAEINFO_DATA; VAEINFO_DATA=$(realpath -m -- "$VAEINFO_DATA"); fi
+
+cd "$here"
+
+# ---------------------------------------------------------------- environment
+venv="$here/.venv"
+stamp="$venv/.vaeinfo-pyproject.sha256"
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+
+find_python() {
+  if [ -n "${VAEINFO_PYTHON:-}" ]; then echo "$VAEINFO_PYTHON"; return; fi
+  for candidate in python3.11 python3 python; do
+    if command -v "$candidate" >/dev/null 2>&1 && \
+       "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      echo "$candidate"; return
+    fi
+  done
+  return 1
+}
+
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  if [ ! -x "$venv/bin/python" ]; then
+    py=$(find_python) || die "vaeinfo needs Python 3.11 (torch==2.14.1 wheels); none found on PATH. Install it or set VAEINFO_PYTHON=/path/to/python3.11."
+    echo "reproduce.sh: creating .venv with $py ..." >&2
+    "$py" -m venv "$venv" || die "could not create $venv with $py (on Debian: apt-get install python3.11-venv)."
+  else
+    echo "reproduce.sh: pyproject.toml changed since .venv was set up; updating it ..." >&2
+  fi
+  rm -f "$stamp"
+  echo "reproduce.sh: installing vaeinfo and its dependencies into .venv (a few minutes the first time) ..." >&2
+  if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]" 2> >(grep -v "^WARNING: Location" >&2); then
+    die "installing the dependencies into .venv failed (see pip's message above). Fix the cause and run again; delete .venv to start from scratch."
+  fi
+  echo "$want" > "$stamp"
+fi
+
+# ---------------------------------------------------------------- run
+if [ "$mode" = test ]; then
+  exec "$venv/bin/python" -m pytest "${pytest_args[@]}"
+fi
+args=(--profile "$profile")
+[ -z "$data_dir" ] || args+=(--data-dir "$data_dir")
+[ -z "$only" ] || args+=(--only "$only")
+[ -z "$out" ] || args+=(--out "$out")
+[ "$download" = 0 ] || args+=(--download)
+exec "$venv/bin/python" -m vaeinfo.reproduce "${args[@]}"

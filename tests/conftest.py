@@ -1,0 +1,36 @@
+"""Shared fixtures: the real data folder from $VAEINFO_DATA (CI sets it to ../shared/data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The folder named by $VAEINFO_DATA.
+
+    Without it the test is skipped with the reason shown -- except under CI (``CI=true``), where the real
+    data must be there and its absence fails the test.
+    """
+    value = os.environ.get("VAEINFO_DATA")
+    if not value:
+        _missing("VAEINFO_DATA is not set: point it at a folder with MNIST/raw/ (CI uses ../shared/data)")
+    return Path(value).resolve()
+
+
+@pytest.fixture(scope="session")
+def mnist_root(data_root: Path) -> Path:
+    """A data folder that holds the four MNIST IDX files in torchvision's layout."""
+    if not (data_root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        _missing(f"no MNIST in {data_root}/MNIST/raw")
+    return data_root
+
+
+def _missing(reason: str) -> None:
+    """Skip (locally) or fail (under CI) a test whose real data is absent."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} -- CI must run every data test")
+    pytest.skip(reason)
