@@ -105,3 +105,22 @@ def test_failing_notebook_is_reported_with_its_paths(tmp_path):
     assert str(out / "executed" / "01_fails.log") in result.stderr
     assert (out / "executed" / "01_fails.ipynb").is_file()
     assert "01_fails  FAILED" in result.stdout
+
+
+def test_readme_results_table_is_regenerated_between_markers(tmp_path):
+    from vaeinfo.io import atomic_write_json
+    from vaeinfo.reproduce import README_BEGIN, README_END, update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_BEGIN}\nold table\n{README_END}\nafter\n")
+    atomic_write_json(tmp_path / "results" / "01_x.json",
+                      {"name": "01_x", "summary": "13 active factors", "profile": "quick",
+                       "data": [{"name": "MNIST", "fallback": False}]})
+    update_readme(readme, tmp_path / "results")
+    assert readme.read_text() == (
+        f"intro\n{README_BEGIN}\n| notebook | result | profile | data |\n|---|---|---|---|\n"
+        f"| [01_x](figures/executed/01_x.ipynb) | 13 active factors | quick | MNIST |\n{README_END}\nafter\n"
+    )
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="lacks the markers"):
+        update_readme(readme, tmp_path / "results")
