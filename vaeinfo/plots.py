@@ -32,13 +32,18 @@ def image_grid(images: torch.Tensor | np.ndarray, ncols: int = 8, titles: list[s
         ax.axis("off")
         if k >= n:
             continue
-        img = arr[k].transpose(1, 2, 0)
-        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img.clip(0, 1), cmap="gray", vmin=0, vmax=1,
-                  interpolation="nearest")
+        _show(ax, arr[k])
         if titles is not None:
             ax.set_title(titles[k], fontsize=8)
     fig.tight_layout(pad=0.2)
     return fig
+
+
+def _show(ax: plt.Axes, image: np.ndarray) -> None:
+    """Draw one (C, H, W) image in [0, 1] (grey for C = 1) on ``ax``."""
+    img = image.transpose(1, 2, 0)
+    ax.imshow(img[..., 0] if img.shape[-1] == 1 else img.clip(0, 1), cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
 
 
 def save_figure(fig: plt.Figure, stem: str | Path, dpi: int = 120) -> list[Path]:
@@ -50,3 +55,123 @@ def save_figure(fig: plt.Figure, stem: str | Path, dpi: int = 120) -> list[Path]
             fig.savefig(fh, format=ext, dpi=dpi, metadata=metadata, bbox_inches="tight")
         paths.append(path)
     return paths
+
+
+def labelled_grid(images: torch.Tensor | np.ndarray, row_labels: list[str], col_labels: list[str] | None = None,
+                  cell_inches: float = 0.8) -> plt.Figure:
+    """A rows x cols grid of images with a label left of each row and optionally above each column.
+
+    Parameters
+    ----------
+    images : (rows, cols, C, H, W) with C in {1, 3}, values in [0, 1].
+    row_labels : one label per row (e.g. "z17  I=2.31 nats").
+    col_labels : one label per column (e.g. the traversal value), or None.
+    """
+    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if arr.ndim != 5 or arr.shape[2] not in (1, 3):
+        raise ValueError(f"labelled_grid expects (rows, cols, C, H, W) with C = 1 or 3, got shape {arr.shape}")
+    rows, cols = arr.shape[:2]
+    if len(row_labels) != rows or (col_labels is not None and len(col_labels) != cols):
+        raise ValueError(f"labelled_grid: {rows} rows x {cols} columns need as many labels, "
+                         f"got {len(row_labels)} and {None if col_labels is None else len(col_labels)}")
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * cell_inches + 1.2, rows * cell_inches + 0.3), squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            _show(ax, arr[r, c])
+            ax.set_xticks([]), ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=8)
+            if r == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize=8)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return fig
+
+
+def mi_pulse(mi: np.ndarray, variance: np.ndarray | None = None, threshold: float = 0.5,
+             title: str = "") -> plt.Figure:
+    """The paper's "pulse" plot: per-factor MI I(X; Z_h) in nats against the factor index.
+
+    Parameters
+    ----------
+    mi : (d,) MI per factor, nats.
+    variance : optional (d,) aggregate variance Var(z_h), drawn in a second panel beneath.
+    threshold : MI level (nats) drawn as a dashed line; factors above it are the influential ones.
+    title : figure title.
+    """
+    mi = np.asarray(mi, dtype=float)
+    index = np.arange(len(mi))
+    active = mi >= threshold
+    panels = 1 if variance is None else 2
+    fig, axes = plt.subplots(panels, 1, figsize=(10, 2.6 * panels), sharex=True, squeeze=False)
+    ax = axes[0, 0]
+    markers, stems, base = ax.stem(index, mi, basefmt=" ")
+    plt.setp(stems, linewidth=1.0, color="0.5")
+    plt.setp(markers, markersize=3, color="0.5")
+    ax.plot(index[active], mi[active], "o", color="C3", markersize=5)
+    ax.axhline(threshold, color="C3", linestyle="--", linewidth=0.8)
+    ax.set_ylabel("I(X; Z_h) [nats]")
+    ax.set_title(f"{int(active.sum())} of {len(mi)} factors carry ≥ {threshold} nats (red)", fontsize=9, loc="left")
+    if variance is not None:
+        vax = axes[1, 0]
+        vax.bar(index, np.asarray(variance, dtype=float), color=np.where(active, "C3", "0.6"), width=0.8)
+        vax.axhline(1.0, color="k", linestyle=":", linewidth=0.8)
+        vax.set_ylabel("Var(z_h)")
+    axes[-1, 0].set_xlabel("factor index h")
+    axes[-1, 0].set_xlim(-1, len(mi))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def variance_vs_mi(variance: np.ndarray, mi: np.ndarray, threshold: float = 0.5, title: str = "") -> plt.Figure:
+    """Scatter of aggregate variance Var(z_h) against MI (nats), one point per factor."""
+    variance, mi = np.asarray(variance, dtype=float), np.asarray(mi, dtype=float)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    active = mi >= threshold
+    ax.scatter(variance[~active], mi[~active], s=14, color="0.5", label="collapsed / weak")
+    ax.scatter(variance[active], mi[active], s=22, color="C3", label=f"influential (I ≥ {threshold} nats)")
+    ax.axhline(threshold, color="C3", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("aggregate variance Var(z_h)")
+    ax.set_ylabel("I(X; Z_h) [nats]")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def stacked_bars(parts: dict[str, np.ndarray], labels: list[str], ylabel: str, title: str = "") -> plt.Figure:
+    """Stacked bars, one bar per label, one stacked segment per entry of ``parts`` (each an array of len(labels))."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(labels) + 2), 3.5))
+    bottom = np.zeros(len(labels))
+    for name, values in parts.items():
+        values = np.asarray(values, dtype=float)
+        ax.bar(labels, values, bottom=bottom, label=name, width=0.8)
+        bottom += values
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves(x: np.ndarray, ys: dict[str, np.ndarray], xlabel: str, ylabel: str, title: str = "",
+           logx: bool = False) -> plt.Figure:
+    """Line plot of several named series over the same x (markers at the points)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, y in ys.items():
+        ax.plot(x, np.asarray(y, dtype=float), "o-", markersize=4, label=name)
+    if logx:
+        ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
