@@ -29,6 +29,14 @@ def mnist_root(data_root: Path) -> Path:
     return data_root
 
 
+@pytest.fixture(scope="session")
+def celeba_root(data_root: Path) -> Path:
+    """A data folder that holds the CelebA layout (CI: the shared 10,000-image subset)."""
+    if not (data_root / "celeba" / "list_attr_celeba.txt").is_file():
+        _missing(f"no CelebA in {data_root}/celeba")
+    return data_root
+
+
 def _missing(reason: str) -> None:
     """Skip (locally) or fail (under CI) a test whose real data is absent."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):

@@ -160,7 +160,7 @@ def load_mnist(
     ValueError
         Unknown split or a non-positive ``n``.
     """
-    _check_split(split)
+    check_split(split)
     if n is not None and n < 1:
         raise ValueError(f"n must be a positive number of examples or None, got {n}")
     root = resolve_data_dir(data_dir)
@@ -195,7 +195,7 @@ def load_digits(split: str = "train", *, n: int | None = None) -> ImageData:
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
-    _check_split(split)
+    check_split(split)
     bunch = sklearn_digits()
     order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(bunch.target))
     bounds = {
@@ -235,7 +235,8 @@ def _announce_fallback(root: DataRoot) -> None:
     )
 
 
-def _check_split(split: str) -> None:
+def check_split(split: str) -> None:
+    """Raise ValueError naming the valid splits unless ``split`` is one of SPLITS."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
 

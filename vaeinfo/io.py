@@ -49,6 +49,18 @@ def _file_mode(target: Path) -> int:
     return 0o666 & ~umask
 
 
+CACHE_ENV = "VAEINFO_CACHE"
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache folder (trained models, decoded images): explicit argument > ``$VAEINFO_CACHE`` > ``~/.cache/vaeinfo``."""
+    if cache_dir is not None and str(cache_dir) != "":
+        return Path(cache_dir).expanduser().resolve()
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser().resolve()
+    return Path("~/.cache/vaeinfo").expanduser()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; return the path."""
     with atomic_open(path, "w") as fh:

@@ -1,0 +1,253 @@
+"""VAE architectures behind one contract, rebuilt from a plain JSON-able config.
+
+Contract of :class:`VAE` (d = ``model.latent_dim``, ``model.input_shape`` = (C, H, W) or (D,)):
+
+- ``encode(x)``: x (n, *input_shape) -> (mu, logvar), each (n, d): the factorised Gaussian posterior
+  q(z|x) = N(mu, diag(exp(logvar))).
+- ``decode(z)``: z (n, d) -> likelihood parameters (n, *input_shape): the mean for ``"gaussian"`` (with
+  the learned scalar ``log_sigma``), the logits for ``"bernoulli"``.
+- ``log_likelihood(x, params)``: log p(x|z) per example, summed over pixels, in nats, shape (n,).
+- ``config``: the full config dict (defaults filled in); ``build_model(model.config)`` rebuilds it.
+
+Architectures (``config["architecture"]``):
+
+- ``mnist_conv`` -- the paper's MNIST model (Liu et al. 2020, from the authors' TF2 notebook):
+  Conv(32, k4, s2, ReLU) -> Conv(32, k4, s2, ReLU) -> Flatten -> Dense 256 ReLU -> Dense 2d;
+  Dense 256 ReLU -> Dense 7*7*32 ReLU -> ConvT(32, k4, s2, ReLU) -> ConvT(1, k4, s2). Padding 1 on every
+  (transposed) convolution reproduces TF 'same': 28 -> 14 -> 7 and 7 -> 14 -> 28. Latent 128.
+- ``conv64`` -- the 64x64 layout of the beta-VAE / beta-TCVAE reference code: four Conv(k4, s2) with
+  32, 32, 64, 64 channels -> FC 256 -> 2d, mirrored decoder. Latent 32, RGB input.
+- ``mlp`` -- fully connected, for flat or small inputs (8x8 digits, EEG features): Flatten -> hidden
+  layers with ReLU -> 2d; mirrored decoder. ``input_shape`` is required.
+
+Weights get Glorot-uniform initialisation with zero biases (the Keras defaults of the paper's code),
+drawn from a generator seeded by ``build_model(config, seed)`` (or ``VAE(config, seed)``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LIKELIHOODS = ("gaussian", "bernoulli")
+_COMMON_KEYS = ("architecture", "input_shape", "latent_dim", "hidden", "likelihood", "init_log_sigma")
+_DEFAULTS = {
+    "mnist_conv": {"input_shape": [1, 28, 28], "latent_dim": 128, "channels": [32, 32], "hidden": [256]},
+    "conv64": {"input_shape": [3, 64, 64], "latent_dim": 32, "channels": [32, 32, 64, 64], "hidden": [256]},
+    "mlp": {"input_shape": None, "latent_dim": 10, "hidden": [512, 256]},
+}
+ARCHITECTURES = tuple(_DEFAULTS)
+LOG_2PI = math.log(2 * math.pi)
+
+
+def normalize_model_config(config: dict) -> dict:
+    """Check a model config and fill in the defaults of its architecture; returns a new plain dict.
+
+    Keys: ``architecture`` (one of :data:`ARCHITECTURES`), ``input_shape`` (list of ints: [C, H, W] for the
+    conv models, H and W divisible by 2**len(channels); any shape for ``mlp``), ``latent_dim``, ``hidden``
+    (widths of the dense layers, encoder order), ``channels`` (conv models only), ``likelihood`` (one of
+    :data:`LIKELIHOODS`, default ``"gaussian"``) and ``init_log_sigma`` (gaussian only, default 0.0).
+
+    Raises
+    ------
+    ValueError
+        Unknown architecture, likelihood or key (the message lists the valid ones), or a bad size.
+    """
+    if not isinstance(config, dict) or "architecture" not in config:
+        raise ValueError(f"a model config is a dict with an 'architecture' key (one of {ARCHITECTURES}), "
+                         f"got {config!r}")
+    arch = config["architecture"]
+    if arch not in _DEFAULTS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
+    likelihood = config.get("likelihood", "gaussian")
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {LIKELIHOODS}")
+    valid = set(_COMMON_KEYS) | set(_DEFAULTS[arch])
+    if likelihood != "gaussian":
+        valid.discard("init_log_sigma")
+    unknown = sorted(set(config) - valid)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in the {arch} config ({likelihood} likelihood); "
+                         f"valid keys: {sorted(valid)}")
+    cfg = {"architecture": arch, **_DEFAULTS[arch], "likelihood": likelihood, **config}
+    if likelihood == "gaussian":
+        cfg["init_log_sigma"] = float(cfg.get("init_log_sigma", 0.0))
+    if cfg["input_shape"] is None:
+        raise ValueError(f"the {arch} architecture needs 'input_shape', e.g. [1, 8, 8] or [n_features]")
+    for key in ("input_shape", "hidden", "channels"):
+        if key in cfg:
+            cfg[key] = _positive_ints(cfg[key], key)
+    cfg["latent_dim"] = _positive_ints([cfg["latent_dim"]], "latent_dim")[0]
+    if "channels" in cfg:
+        _check_conv_shape(cfg)
+    return cfg
+
+
+class VAE(nn.Module):
+    """A VAE built from a config (see :func:`normalize_model_config`); the contract is in the module docstring.
+
+    ``VAE(config, seed)`` draws Glorot-uniform weights and zero biases from a generator seeded by ``seed``
+    (a fresh nondeterministic seed when None): the same config and seed give bitwise identical weights.
+    The global torch RNG is neither used nor changed.
+
+    Attributes
+    ----------
+    config : the normalised config dict.
+    latent_dim : d, the number of latent factors.
+    input_shape : shape of one example, e.g. (1, 28, 28).
+    likelihood : ``"gaussian"`` or ``"bernoulli"``.
+    log_sigma : learned scalar log of the Gaussian likelihood's standard deviation (gaussian only).
+    """
+
+    def __init__(self, config: dict, seed: int | None = 0):
+        super().__init__()
+        cfg = normalize_model_config(config)
+        self.config = cfg
+        self.latent_dim = cfg["latent_dim"]
+        self.input_shape = tuple(cfg["input_shape"])
+        self.likelihood = cfg["likelihood"]
+        with torch.random.fork_rng(devices=[]):  # the layers' default initialisation draws from the global RNG
+            self.encoder, self.decoder = _BUILDERS[cfg["architecture"]](cfg)
+        if self.likelihood == "gaussian":
+            self.log_sigma = nn.Parameter(torch.tensor(cfg["init_log_sigma"]))
+        _glorot_init(self, seed)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (n, *input_shape) -> (mu, logvar), each (n, latent_dim)."""
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"{self.config['architecture']} model expects input of shape (n, "
+                             f"{', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}")
+        return self.encoder(x).chunk(2, dim=1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (n, latent_dim) -> likelihood parameters (n, *input_shape): Gaussian mean or Bernoulli logits."""
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"decode expects latent codes of shape (n, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """Encode, sample z with :func:`reparameterize`, decode: returns (params, mu, logvar)."""
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar, generator)), mu, logvar
+
+    def log_likelihood(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) per example in nats, summed over pixels: (n,). ``params`` comes from :meth:`decode`."""
+        if self.likelihood == "gaussian":
+            return gaussian_log_likelihood(x, params, self.log_sigma)
+        return bernoulli_log_likelihood(x, params)
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        """E[x|z] from the decoder output: the Gaussian mean itself, or sigmoid(logits) for Bernoulli."""
+        return params if self.likelihood == "gaussian" else torch.sigmoid(params)
+
+
+def build_model(config: dict, seed: int | None = 0) -> VAE:
+    """Build a :class:`VAE` from ``config`` with weights drawn from ``seed`` (see :class:`VAE`)."""
+    return VAE(config, seed)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = mu + exp(logvar / 2) * eps, eps ~ N(0, I) drawn from ``generator`` (on mu's device). Shapes (n, d)."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return torch.addcmul(mu, eps, torch.exp(0.5 * logvar))
+
+
+def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """Sum over pixels of log N(x; mean, sigma^2) with a scalar sigma = exp(log_sigma): (n,) nats.
+
+    = -||x - mean||^2 / (2 sigma^2) - D (log sigma + log(2 pi) / 2), D the number of pixels per example.
+    """
+    dims = x[0].numel()
+    squared = (x - mean).square().flatten(1).sum(1)
+    return -0.5 * squared * torch.exp(-2.0 * log_sigma) - dims * (log_sigma + 0.5 * LOG_2PI)
+
+
+def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Sum over pixels of x log p + (1 - x) log(1 - p), p = sigmoid(logits): (n,) nats (= -BCE).
+
+    For x in [0, 1] that is not binary this is the usual cross-entropy, not a normalised density.
+    """
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+# ----------------------------------------------------------------------------- architectures
+
+
+def _conv_vae(cfg: dict) -> tuple[nn.Sequential, nn.Sequential]:
+    """Stride-2 k4 conv stack -> dense layers -> 2d, and its mirror image (mnist_conv, conv64)."""
+    in_channels, height, width = cfg["input_shape"]
+    channels, hidden, latent = cfg["channels"], cfg["hidden"], cfg["latent_dim"]
+    shrink = 2 ** len(channels)
+    bottom = (channels[-1], height // shrink, width // shrink)
+    widths = [in_channels, *channels]
+    encoder = nn.Sequential(
+        *[layer for c_in, c_out in zip(widths, widths[1:]) for layer in (nn.Conv2d(c_in, c_out, 4, 2, 1), nn.ReLU())],
+        nn.Flatten(),
+        *_dense([math.prod(bottom), *hidden]),
+        nn.Linear(hidden[-1], 2 * latent),
+    )
+    up = [layer for c_in, c_out in zip(widths[:0:-1], widths[-2::-1])
+          for layer in (nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.ReLU())]
+    decoder = nn.Sequential(
+        *_dense([latent, *hidden[::-1], math.prod(bottom)]),
+        nn.Unflatten(1, bottom),
+        *up[:-1],  # no activation after the last transposed convolution
+    )
+    return encoder, decoder
+
+
+def _mlp_vae(cfg: dict) -> tuple[nn.Sequential, nn.Sequential]:
+    """Flatten -> hidden ReLU layers -> 2d, and its mirror image ending in a linear layer."""
+    shape, hidden, latent = cfg["input_shape"], cfg["hidden"], cfg["latent_dim"]
+    size = math.prod(shape)
+    encoder = nn.Sequential(nn.Flatten(), *_dense([size, *hidden]), nn.Linear(hidden[-1], 2 * latent))
+    decoder = nn.Sequential(*_dense([latent, *hidden[::-1]]), nn.Linear(hidden[0], size), nn.Unflatten(1, tuple(shape)))
+    return encoder, decoder
+
+
+def _glorot_init(model: nn.Module, seed: int | None) -> None:
+    """Glorot-uniform weights and zero biases for every dense and (transposed) convolution layer (Keras defaults)."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(module.weight, generator=generator)
+            nn.init.zeros_(module.bias)
+
+
+def _dense(widths: list[int]) -> list[nn.Module]:
+    """Linear + ReLU for each consecutive pair of widths."""
+    return [layer for a, b in zip(widths, widths[1:]) for layer in (nn.Linear(a, b), nn.ReLU())]
+
+
+_BUILDERS: dict[str, Callable[[dict], tuple[nn.Sequential, nn.Sequential]]] = {
+    "mnist_conv": _conv_vae,
+    "conv64": _conv_vae,
+    "mlp": _mlp_vae,
+}
+
+
+def _positive_ints(values, key: str) -> list[int]:
+    """``values`` as a list of positive ints, or a ValueError naming ``key``."""
+    try:
+        out = [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be a list of positive integers, got {values!r}") from None
+    if not out or any(v < 1 or v != w for v, w in zip(out, values)):
+        raise ValueError(f"{key} must be a non-empty list of positive integers, got {values!r}")
+    return out
+
+
+def _check_conv_shape(cfg: dict) -> None:
+    """A conv model needs input [C, H, W] with H and W divisible by 2**len(channels)."""
+    shape, shrink = cfg["input_shape"], 2 ** len(cfg["channels"])
+    if len(shape) != 3 or shape[1] % shrink or shape[2] % shrink:
+        raise ValueError(f"{cfg['architecture']} needs input_shape [C, H, W] with H and W divisible by {shrink} "
+                         f"({len(cfg['channels'])} stride-2 layers), got {shape}")
