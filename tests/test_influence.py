@@ -58,3 +58,26 @@ def test_traversal_latents_change_one_factor_per_row():
     assert z.shape == (2, 2, 3)
     assert z.tolist() == [[[0.5, -1.0, -1.0], [0.5, -1.0, 1.0]], [[-1.0, -1.0, 2.0], [1.0, -1.0, 2.0]]]
     assert base.tolist() == [0.5, -1.0, 2.0]  # the base code is not modified
+
+
+def test_topk_reconstructions_keep_all_equals_decoding_and_keep_none_is_one_image():
+    from vaeinfo.influence import reconstruction_mse, topk_reconstructions
+    from vaeinfo.models import build_model
+
+    model = build_model({"architecture": "mlp", "input_shape": [1, 8, 8], "latent_dim": 4}, seed=0).eval()
+    mu = np.random.default_rng(0).standard_normal((7, 4)).astype(np.float32)
+    recs = topk_reconstructions(model, mu, np.array([2, 0, 1, 3]), ks=(4, 1, 0), batch_size=3)
+    with torch.inference_mode():
+        full = model.mean(model.decode(torch.from_numpy(mu)))
+        prior = model.mean(model.decode(torch.zeros(1, 4)))
+    assert recs.shape == (3, 7, 1, 8, 8)
+    torch.testing.assert_close(recs[0], full, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(recs[2], prior.expand(7, -1, -1, -1), rtol=1e-6, atol=1e-6)
+    # Keeping only factor 2 equals decoding (0, 0, mu_2, 0).
+    only = torch.zeros(7, 4)
+    only[:, 2] = torch.from_numpy(mu[:, 2])
+    with torch.inference_mode():
+        torch.testing.assert_close(recs[1], model.mean(model.decode(only)), rtol=1e-6, atol=1e-6)
+    mse = reconstruction_mse(full, recs)
+    assert mse.shape == (3,) and mse[0] == pytest.approx(0.0, abs=1e-12)  # batching changes float rounding only
+    assert mse[2] == pytest.approx(float((prior - full).pow(2).mean()), rel=1e-6)

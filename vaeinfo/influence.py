@@ -69,3 +69,35 @@ def traversal_latents(z_base: torch.Tensor, factors: np.ndarray, values: np.ndar
     for r, h in enumerate(np.asarray(factors, dtype=np.int64)):
         z[r, :, h] = vals
     return z
+
+
+def topk_reconstructions(model, mu: np.ndarray, order: np.ndarray, ks: tuple[int, ...] = PAPER_K,
+                         batch_size: int = 500) -> torch.Tensor:
+    """Decoded means E[x|z] of the codes ``mu`` keeping only the top-k factors, for each k.
+
+    Parameters
+    ----------
+    model : a VAE with ``decode(z)``, ``mean(params)`` and ``input_shape`` (see :mod:`vaeinfo.models`).
+    mu : (n, d) encoder means.
+    order : (d,) factor indices by decreasing influence (e.g. ``rank_factors(mi)``).
+    ks : numbers of factors kept; the rest are set to the prior mean 0.
+
+    Returns
+    -------
+    (len(ks), n, *input_shape) float32 tensor on the CPU.
+    """
+    z = torch.as_tensor(np.asarray(mu), dtype=torch.float32)
+    device = next(model.parameters()).device
+    out = torch.empty(len(ks), len(z), *model.input_shape)
+    with torch.inference_mode():
+        for i, k in enumerate(ks):
+            kept = keep_top_k(z, order, min(k, z.shape[1]))
+            for rows in torch.arange(len(z)).split(batch_size):
+                out[i, rows] = model.mean(model.decode(kept[rows].to(device))).float().cpu()
+    return out
+
+
+def reconstruction_mse(images: torch.Tensor, reconstructions: torch.Tensor) -> np.ndarray:
+    """Mean squared error per pixel between (n, ...) images and (m, n, ...) reconstructions -> (m,)."""
+    diff = reconstructions - images.unsqueeze(0)
+    return diff.pow(2).flatten(2).mean(dim=2).mean(dim=1).double().numpy()
