@@ -16,7 +16,6 @@ Run:  python benchmarks/mi_estimators.py [--quick] [--out PATH_WITHOUT_EXTENSION
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vaeinfo import __version__, mi
-from vaeinfo.io import atomic_write_json, atomic_write_text
+from vaeinfo.io import atomic_write_json, atomic_write_text, available_cpus
 
 KINDS = ("active", "collapsed", "weak", "collapsed")  # factor h has kind KINDS[h % 4]
 REFERENCE_TOL = 1e-7
@@ -133,7 +132,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [(n, d) for n in ((1000, 10_000) if args.quick else (1000, 10_000, 60_000))
              for d in ((10,) if args.quick else (10, 128))]
-    meta = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    meta = {"cpus": available_cpus(),
             "platform": platform.platform(), "numpy": np.__version__, "vaeinfo": __version__,
             "mc_samples": MC_SAMPLES, "reference_tol": REFERENCE_TOL, "quick": args.quick, "seed": args.seed}
     rows, reference_times = [], {}

@@ -54,7 +54,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .data import SPLITS, DataError, DataRoot, DataSource, ImageData, check_split, resolve_data_dir
-from .io import CACHE_ENV, atomic_open, resolve_cache_dir
+from .io import CACHE_ENV, atomic_open, available_cpus, resolve_cache_dir
 
 CACHE_VERSION = 1
 CELEBA_DIR = "celeba"
@@ -247,7 +247,7 @@ def decode_images(paths: list[str], size: int, *, progress: bool = True, workers
     out = np.empty((len(paths), 3, size, size), dtype=np.uint8)
     starts = range(0, len(paths), DECODE_CHUNK)
     chunks = [paths[i : i + DECODE_CHUNK] for i in starts]
-    workers = min(workers or _available_cpus(), len(chunks))
+    workers = min(workers or available_cpus(), len(chunks))
     with (tqdm(total=len(paths), desc="vaeinfo: decoding CelebA", unit="img", file=sys.stderr,
                disable=not progress, mininterval=1.0) as bar,
           _executor(workers) as pool):
@@ -296,11 +296,6 @@ def crop_box(width: int, height: int) -> tuple[float, float, float, float]:
 def _executor(workers: int):
     """A pool of ``workers`` processes, or for 1 a stand-in whose ``map`` is the built-in (in this process)."""
     return ProcessPoolExecutor(workers) if workers > 1 else nullcontext(builtins)
-
-
-def _available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _decode_chunk(paths: list[str], size: int) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""Atomic file writes: nothing a user had is left half-written or lost.
+"""Files and the machine: atomic writes, the cache folder, the CPUs available.
+
+Atomic file writes: nothing a user had is left half-written or lost.
 
 Every file the package produces (results JSON, figures, checkpoints, caches) is first written to a
 temporary file in the destination folder, flushed to disk, then moved over the target with
@@ -8,6 +10,7 @@ temporary file in the destination folder, flushed to disk, then moved over the t
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -59,6 +62,18 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser().resolve()
     return Path("~/.cache/vaeinfo").expanduser()
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota when there is one."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return n
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +42,8 @@ from typing import Any
 import numpy as np
 import scipy.fft
 from numpy.polynomial import polynomial as npoly
+
+from .io import available_cpus
 
 LOG_2PIE = math.log(2.0 * math.pi * math.e)
 LOGVAR_LIMIT = 600.0  # |logvar| above this overflows sigma^2 arithmetic; rejected by validation
@@ -550,7 +551,7 @@ def _grid_mi(mu: np.ndarray, logvar: np.ndarray, tol: float = 1e-3, max_grid: in
     jobs = [(rows, _factor_job(mu, logvar, rows, lo, hi, grid_size, res))
             for rows in _factor_chunks(np.flatnonzero(~wide), grid_size, mu.shape[0], res)]
     jobs += [([h], _cluster_job(mu[:, h], logvar[:, h], max_grid, res, h)) for h in np.flatnonzero(wide)]
-    with ThreadPoolExecutor(max_workers=workers or _available_cpus()) as pool:
+    with ThreadPoolExecutor(max_workers=workers or available_cpus()) as pool:
         results = list(pool.map(lambda job: job[1](), jobs))
     for (rows, _), values in zip(jobs, results, strict=True):
         entropy[rows] = values
@@ -579,11 +580,6 @@ def _resolution(tol: float) -> _Resolution:
         if _GRID_ERROR_COEF * mismatch**3 <= tol / 2:
             return _Resolution(n_sub, steps)
     raise ValueError(f"tol={tol} is below what the grid method can reach")
-
-
-def _available_cpus() -> int:
-    """CPUs this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _support(mu_min, mu_max, logvar_min, logvar_max):

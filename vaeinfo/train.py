@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .data import ImageData
-from .io import atomic_open, atomic_write_json, resolve_cache_dir
+from .io import atomic_open, atomic_write_json, available_cpus, resolve_cache_dir
 from .models import VAE, build_model, normalize_model_config
 from .objectives import normalize_objective_config, objective_terms, schedule_values
 
@@ -431,18 +431,6 @@ def load_model(path_or_key: str | os.PathLike, *, cache_dir: str | os.PathLike |
 
 
 # ----------------------------------------------------------------------------- small helpers
-
-
-def available_cpus() -> int:
-    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota when there is one."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return n
 
 
 def configure_threads() -> int:
