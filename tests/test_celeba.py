@@ -14,7 +14,8 @@ import torchvision.transforms as T
 from PIL import Image
 
 from vaeinfo import celeba
-from vaeinfo.celeba import CelebAData, celeba_index, crop_box, load_celeba, preprocess
+from vaeinfo.celeba import (CelebAData, celeba_index, crop_box, load_celeba, load_celeba_train_validation,
+                            preprocess)
 from vaeinfo.io import resolve_cache_dir
 from vaeinfo.data import DataError
 
@@ -139,6 +140,43 @@ def test_fake_splits_follow_the_partition_file(fake):
         "test": ("000007.jpg", "000008.jpg"),
     }
     assert all(d.source.split == s and tuple(d.images.shape) == (len(d), 3, 64, 64) for s, d in parts.items())
+
+
+def test_train_validation_uses_the_official_splits_when_present(fake, capsys):
+    train, validation = load_celeba_train_validation(fake, progress=False)
+    assert train.files == ("000001.jpg", "000002.jpg", "000003.jpg", "000004.jpg")
+    assert validation.files == ("000005.jpg", "000006.jpg") and validation.source.split == "validation"
+    assert "holding out" not in capsys.readouterr().err
+    train, validation = load_celeba_train_validation(fake, n_train=3, n_validation=1, progress=False)
+    assert (len(train), len(validation), train.source.n, validation.source.n) == (3, 1, 3, 1)
+
+
+def test_train_validation_holds_out_the_tail_of_train_without_validation(celeba_root, shared_cache, train, capsys):
+    kept, held = load_celeba_train_validation(celeba_root, cache_dir=shared_cache, progress=False)
+    assert "holding out the last 1000 of its 10000 train images" in capsys.readouterr().err
+    assert (len(kept), len(held)) == (9000, 1000) and held.source.split == "train (held out)"
+    assert kept.files[-1] == "009000.jpg" and held.files[0] == "009001.jpg" and not set(kept.files) & set(held.files)
+    assert torch.equal(held.images, train.images[9000:]) and torch.equal(held.labels, train.labels[9000:])
+    small, held = load_celeba_train_validation(celeba_root, n_train=50, n_validation=20, cache_dir=shared_cache,
+                                               progress=False)
+    assert small.files == train.files[:50] and held.files == train.files[-20:]
+
+
+def test_train_validation_bad_arguments(fake, tmp_path):
+    with pytest.raises(DataError, match="too few to hold out 4 for validation"):
+        load_celeba_train_validation(_without_validation(fake), n_validation=4, progress=False)
+    for bad, match in (({"holdout": 1.0}, "holdout"), ({"holdout": 0.0}, "holdout"), ({"n_train": 0}, "positive"),
+                       ({"n_validation": 0}, "positive")):
+        with pytest.raises(ValueError, match=match):
+            load_celeba_train_validation(fake, progress=False, **bad)
+
+
+def _without_validation(fake: Path) -> Path:
+    """The fake copy with its partition file rewritten to four train then four test images."""
+    path = fake / "celeba" / "list_eval_partition.txt"
+    rows = path.read_text().splitlines()
+    path.write_text("".join(f"{row.split()[0]} {0 if i < 4 else 2}\n" for i, row in enumerate(rows)))
+    return fake
 
 
 def test_missing_celeba_folder(tmp_path):

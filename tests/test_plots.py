@@ -44,3 +44,13 @@ def test_labelled_grid_checks_labels():
     assert len(fig.axes) == 6
     with pytest.raises(ValueError, match="need as many labels"):
         plots.labelled_grid(images, ["a"], None)
+
+
+def test_heatmap_is_centred_and_checks_labels():
+    values = np.array([[0.5, 0.9, np.nan], [0.2, 0.5, 0.6]])
+    fig = plots.heatmap(values, ["z1", "z2"], ["a", "b", "c"], center=0.5, colorbar_label="AUC")
+    image = fig.axes[0].images[0]
+    assert image.get_clim() == pytest.approx((0.1, 0.9))  # symmetric about 0.5 by the largest distance, 0.4
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="row and column labels"):
+        plots.heatmap(values, ["z1"], ["a", "b", "c"])

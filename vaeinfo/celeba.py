@@ -44,7 +44,7 @@ import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -169,10 +169,75 @@ def load_celeba(
             f"validation/test splits, or hold out part of split='train' yourself."
         )
     pixels = celeba_pixels(index, size=size, cache_dir=cache_dir, progress=progress, workers=workers)
-    rows = rows[:n]
+    return _select(index, pixels, rows[:n], DataSource("CelebA", str(root.path), 0, split, (3, size, size)))
+
+
+def load_celeba_train_validation(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    n_train: int | None = None,
+    n_validation: int | None = None,
+    holdout: float = 0.1,
+    size: int = 64,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> tuple[CelebAData, CelebAData]:
+    """Training and validation images: the official splits, or a held-out tail of train when there is no validation.
+
+    A copy with official validation images (the full release) gives train[:n_train] and validation[:n_validation].
+    A copy without them (e.g. a prefix of the first 162,770 images, such as the 10,000-image subset) holds out
+    the *last* images of train as validation -- ``n_validation`` of them, or the fraction ``holdout`` when None
+    -- and trains on the first ``n_train`` of the rest; a line on stderr says so, and the validation
+    DataSource's split reads ``"train (held out)"``. The two sets never share an image.
+
+    Returns
+    -------
+    (train, validation) CelebAData, images (n, 3, size, size) float32 in [0, 1].
+
+    Raises
+    ------
+    DataError
+        As :func:`load_celeba`, or too few train images to hold out a validation set and keep one for training.
+    ValueError
+        Non-positive ``n_train``/``n_validation``/``size``, or ``holdout`` outside (0, 1).
+    """
+    for name, value in (("n_train", n_train), ("n_validation", n_validation), ("size", size)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+    if not 0 < holdout < 1:
+        raise ValueError(f"holdout is the fraction of train held out as validation, in (0, 1); got {holdout}")
+    root = resolve_data_dir(data_dir)
+    index = _index(root)
+    train_rows = np.flatnonzero(index.partition == SPLITS.index("train"))
+    validation_rows = np.flatnonzero(index.partition == SPLITS.index("validation"))
+    validation_split = "validation"
+    if validation_rows.size == 0:
+        train_rows, validation_rows = _hold_out(train_rows, n_validation, holdout, index.folder)
+        validation_split = "train (held out)"
+    pixels = celeba_pixels(index, size=size, cache_dir=cache_dir, progress=progress)
+    shape = (3, size, size)
+    return (_select(index, pixels, train_rows[:n_train], DataSource("CelebA", str(root.path), 0, "train", shape)),
+            _select(index, pixels, validation_rows[:n_validation],
+                    DataSource("CelebA", str(root.path), 0, validation_split, shape)))
+
+
+def _hold_out(rows: np.ndarray, n_validation: int | None, holdout: float, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Split train ``rows`` into (kept, held out): the held-out ones are the last, announced on stderr."""
+    n_out = n_validation if n_validation is not None else int(math.ceil(holdout * rows.size))
+    if rows.size < 2 or n_out >= rows.size:
+        raise DataError(
+            f"CelebA in {folder} has no official validation images and only {rows.size} train images, too few to "
+            f"hold out {n_out} for validation. Fix: ask for fewer validation images (n_validation) or add images."
+        )
+    print(f"vaeinfo: CelebA in {folder} has no official validation images; holding out the last {n_out} of its "
+          f"{rows.size} train images as validation", file=sys.stderr)
+    return rows[:-n_out], rows[-n_out:]
+
+
+def _select(index: CelebAIndex, pixels: np.ndarray, rows: np.ndarray, source: DataSource) -> CelebAData:
+    """CelebAData of the given rows of the decoded ``pixels``; ``source.n`` is set to the row count."""
     images = torch.from_numpy(pixels[rows]).to(torch.float32).div_(255.0)
-    source = DataSource("CelebA", str(root.path), int(rows.size), split, (3, size, size))
-    return CelebAData(images, torch.from_numpy(index.attributes[rows]), source,
+    return CelebAData(images, torch.from_numpy(index.attributes[rows]), replace(source, n=int(rows.size)),
                       index.attribute_names, tuple(index.files[i] for i in rows))
 
 

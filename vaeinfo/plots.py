@@ -175,3 +175,29 @@ def curves(x: np.ndarray, ys: dict[str, np.ndarray], xlabel: str, ylabel: str, t
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def heatmap(values: np.ndarray, row_labels: list[str], col_labels: list[str], *, center: float = 0.0,
+            colorbar_label: str = "", title: str = "") -> plt.Figure:
+    """A (rows, cols) matrix as a diverging colour map centred on ``center`` (NaN cells are left blank).
+
+    Parameters
+    ----------
+    values : (rows, cols) numbers, e.g. the AUC of each factor for each attribute (center 0.5).
+    row_labels, col_labels : one label per row / column (columns are written vertically).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"heatmap: values of shape {values.shape} need {values.shape[0] if values.ndim else 0} row "
+                         f"and column labels, got {len(row_labels)} and {len(col_labels)}")
+    spread = np.nanmax(np.abs(values - center)) if np.isfinite(values).any() else 1.0
+    rows, cols = values.shape
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.24 * cols + 2.0), max(2.0, 0.35 * rows + 1.6)))
+    image = ax.imshow(values, cmap="RdBu_r", vmin=center - spread, vmax=center + spread, aspect="auto")
+    ax.set_xticks(np.arange(cols), col_labels, rotation=90, fontsize=7)
+    ax.set_yticks(np.arange(rows), row_labels, fontsize=8)
+    fig.colorbar(image, ax=ax, label=colorbar_label, fraction=0.03, pad=0.01)
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
