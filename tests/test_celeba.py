@@ -158,8 +158,10 @@ def test_train_validation_holds_out_the_tail_of_train_without_validation(celeba_
     assert kept.files[-1] == "009000.jpg" and held.files[0] == "009001.jpg" and not set(kept.files) & set(held.files)
     assert torch.equal(held.images, train.images[9000:]) and torch.equal(held.labels, train.labels[9000:])
     small, held = load_celeba_train_validation(celeba_root, n_train=50, n_validation=20, cache_dir=shared_cache,
-                                               progress=False)
+                                               progress=False, train_uint8=True)
     assert small.files == train.files[:50] and held.files == train.files[-20:]
+    assert small.images.dtype == torch.uint8 and held.images.dtype == torch.float32
+    assert torch.equal(small.images.to(torch.float32) / 255, train.images[:50])
 
 
 def test_train_validation_bad_arguments(fake, tmp_path):

@@ -20,6 +20,7 @@ EXPECTED_KEYS = {
     "03_generation_topk": {"k", "mse_per_pixel", "order", "model_key"},
     "04_classification_topk": {"percent", "k", "accuracy", "model_key"},
     "05_celeba": {"mi_nats", "influential", "top3", "attribute_auc", "strongest_attribute", "model_key"},
+    "07_live_traversal": {"mi_nats", "factors", "factor_mi_nats", "values", "k", "render_ms", "model_key"},
 }
 ALL_NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOKS = [p for p in ALL_NOTEBOOKS if not p.name.startswith("00_")]

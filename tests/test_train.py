@@ -270,9 +270,21 @@ def test_bad_data(digits, tmp_path):
     nan[3, 0, 2, 2] = float("nan")
     with pytest.raises(ValueError, match=r"data contains NaN or inf"):
         train(TINY, nan, cache_dir=tmp_path, progress=False)
-    with pytest.raises(TypeError, match=r"images must be floating point.*x.float\(\) / 255"):
-        train(TINY, (digits[0].images * 255).to(torch.uint8), cache_dir=tmp_path, progress=False)
+    with pytest.raises(TypeError, match=r"images must be floating point.*or uint8 pixels 0-255; got torch.int64"):
+        train(TINY, (digits[0].images * 255).to(torch.int64), cache_dir=tmp_path, progress=False)
     assert not (tmp_path / "models").exists()
+
+
+def test_uint8_images_train_the_same_weights_as_their_float_conversion(digits, tmp_path):
+    """uint8 pixels are scaled by 1/255 batch by batch: the same numbers as converting first, bitwise."""
+    pixels = [(d.images * 255).round().to(torch.uint8) for d in digits]
+    floats = [p.to(torch.float32) / 255 for p in pixels]
+    from_uint8 = train(TINY, *pixels, cache_dir=tmp_path, progress=False)
+    from_float = train(TINY, *floats, cache_dir=tmp_path, progress=False)
+    assert from_uint8.key != from_float.key  # the data fingerprint records the dtype
+    assert same_weights(from_uint8.model, from_float.model)
+    assert [h["val_loss"] for h in from_uint8.history] == [h["val_loss"] for h in from_float.history]
+    np.testing.assert_array_equal(encode(from_uint8.model, pixels[1])[0], encode(from_uint8.model, floats[1])[0])
 
 
 def test_progress_prints_one_summary_line_per_epoch(digits, tmp_path, capsys):

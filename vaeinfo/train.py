@@ -172,7 +172,9 @@ def train(config: dict, data, validation=None, *, cache_dir: str | os.PathLike |
     Parameters
     ----------
     config : training config (module docstring).
-    data : training images: ImageData, or a float tensor/array (n, *input_shape), values in [0, 1].
+    data : training images: ImageData, or a tensor/array (n, *input_shape): float with values in [0, 1], or
+        uint8 pixels 0-255, kept as uint8 in memory (4x less than float32) and divided by 255 batch by batch
+        (the same numbers as converting first, so the same weights; the cache key differs).
     validation : validation images (same kinds), evaluated after every epoch; or None.
     cache_dir : cache folder (see :func:`resolve_cache_dir`).
     force : delete this run's checkpoint (corrupt or not) and train from scratch.
@@ -244,7 +246,7 @@ def _train_epoch(state: _State, cfg: dict, x: torch.Tensor, bar: tqdm) -> dict:
     order = torch.randperm(len(x), generator=state.order).to(x.device)
     sums = torch.zeros(4, dtype=torch.float64, device=x.device)
     for b, idx in enumerate(order.split(size)):
-        batch = x[idx]
+        batch = _unit(x[idx])
         terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise)
         if not torch.isfinite(terms["loss"]):
             raise TrainingDivergedError(_divergence_message(terms, cfg, state.epoch, b, steps))
@@ -285,7 +287,7 @@ def evaluate(model: VAE, data, objective: dict, *, t: float = math.inf, batch_si
     try:
         with torch.inference_mode():
             for start in range(0, len(x), batch_size):
-                batch = x[start:start + batch_size].to(device)
+                batch = _unit(x[start:start + batch_size].to(device))
                 terms = _batch_terms(model, batch, objective, t, noise)
                 sums += torch.stack([terms[k] for k in _SUMMED]) * len(batch)
                 kl_sum += terms["kl_per_factor"] * len(batch)
@@ -313,7 +315,7 @@ def encode(model: VAE, data, *, batch_size: int = 256, dtype=np.float64) -> tupl
     try:
         with torch.inference_mode():
             for start in range(0, len(x), batch_size):
-                m, lv = model.encode(x[start:start + batch_size].to(device))
+                m, lv = model.encode(_unit(x[start:start + batch_size].to(device)))
                 mu[start:start + len(m)] = m.cpu().numpy()
                 logvar[start:start + len(m)] = lv.cpu().numpy()
     finally:
@@ -453,12 +455,18 @@ def _pick_device(device: str | torch.device | None) -> torch.device:
 
 
 def _as_tensor(data) -> torch.Tensor:
-    """The images of ImageData, or a tensor/array, as a float32 tensor (no copy when already one)."""
+    """The images of ImageData, or a tensor/array: float32 (no copy when already one), or uint8 kept as it is."""
     x = data.images if isinstance(data, ImageData) else torch.as_tensor(data)
+    if x.dtype == torch.uint8:
+        return x
     if not x.is_floating_point():
-        raise TypeError(f"images must be floating point (values in [0, 1]), got {x.dtype}; convert them first, "
-                        f"e.g. x.float() / 255")
+        raise TypeError(f"images must be floating point with values in [0, 1], or uint8 pixels 0-255; got {x.dtype}")
     return x.to(torch.float32)
+
+
+def _unit(batch: torch.Tensor) -> torch.Tensor:
+    """A batch as float32 in [0, 1]: uint8 pixels divided by 255 (a new tensor), float32 returned as it is."""
+    return batch.to(torch.float32).div_(255.0) if batch.dtype == torch.uint8 else batch
 
 
 def _checked_images(data, cfg: dict, name: str) -> torch.Tensor:
@@ -468,7 +476,7 @@ def _checked_images(data, cfg: dict, name: str) -> torch.Tensor:
     if tuple(x.shape[1:]) != shape or len(x) == 0:
         raise ValueError(f"{name} must be a non-empty batch of shape (n, {', '.join(map(str, shape))}) for the "
                          f"{cfg['model']['architecture']} model, got {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
+    if x.is_floating_point() and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf values")
     return x
 
