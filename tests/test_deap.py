@@ -1,5 +1,6 @@
-"""vaeinfo.bdf and vaeinfo.deap: the BDF reader on real BioSemi files, the BDF writer, DEAP's two formats on
-synthetic files written in them, features with known answers, and recovery of the planted emotion signal."""
+"""vaeinfo.bdf, vaeinfo.deap and vaeinfo.deap_synthetic: the BDF reader on real BioSemi files, the BDF writer,
+DEAP's two formats on synthetic files written in them, features with known answers, and recovery of the planted
+emotion signal."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from vaeinfo import bdf, deap
+from vaeinfo import bdf, deap, deap_synthetic
 from vaeinfo.data import DataError
 from vaeinfo.deap import GENEVA, TWENTE, EEGTrials
 
@@ -44,14 +45,15 @@ def bdf_dir(data_root) -> Path:
 @pytest.fixture(scope="session")
 def raw_set(tmp_path_factory) -> deap.DeapSource:
     """Both formats, full 60-s videos: s01 (Twente channel order) and s23 (Geneva order, Status flags)."""
-    return deap.make_synthetic(tmp_path_factory.mktemp("deap-raw"), n_trials=RAW_TRIALS, subjects=(1, 23), seed=7)
+    return deap_synthetic.make_synthetic(tmp_path_factory.mktemp("deap-raw"), n_trials=RAW_TRIALS, subjects=(1, 23),
+                                         seed=7)
 
 
 @pytest.fixture(scope="session")
 def classification_set(tmp_path_factory) -> deap.DeapSource:
     """Preprocessed files only: 3 subjects x 20 trials with 15-s videos, enough to see the planted signal."""
-    return deap.make_synthetic(tmp_path_factory.mktemp("deap-clf"), n_subjects=3, n_trials=20, seed=0,
-                               formats=("preprocessed",), video_s=15)
+    return deap_synthetic.make_synthetic(tmp_path_factory.mktemp("deap-clf"), n_subjects=3, n_trials=20, seed=0,
+                                         formats=("preprocessed",), video_s=15)
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +205,7 @@ def test_deap_source_resolution(tmp_path, monkeypatch, raw_set):
 def test_synthetic_is_byte_identical_for_a_seed(tmp_path):
     kwargs = dict(n_trials=2, subjects=(23,), video_s=4)
     for folder, seed in (("a", 3), ("b", 3), ("c", 4)):
-        deap.make_synthetic(tmp_path / folder, seed=seed, **kwargs)
+        deap_synthetic.make_synthetic(tmp_path / folder, seed=seed, **kwargs)
     files = sorted(str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert len(files) == 4
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files, shallow=False)
@@ -217,10 +219,10 @@ def test_synthetic_never_overwrites_real_data_and_replaces_its_own(tmp_path):
     real.parent.mkdir(parents=True)
     real.write_bytes(b"precious")
     with pytest.raises(ValueError, match="no synthetic_deap.json: it may be real data"):
-        deap.make_synthetic(tmp_path / "real", subjects=(1,), n_trials=1, video_s=4)
+        deap_synthetic.make_synthetic(tmp_path / "real", subjects=(1,), n_trials=1, video_s=4)
     assert real.read_bytes() == b"precious"
-    deap.make_synthetic(tmp_path / "synth", subjects=(1, 2), n_trials=1, video_s=4, formats=("preprocessed",))
-    deap.make_synthetic(tmp_path / "synth", subjects=(3,), n_trials=2, video_s=4, formats=("preprocessed",))
+    deap_synthetic.make_synthetic(tmp_path / "synth", subjects=(1, 2), n_trials=1, video_s=4, formats=("preprocessed",))
+    deap_synthetic.make_synthetic(tmp_path / "synth", subjects=(3,), n_trials=2, video_s=4, formats=("preprocessed",))
     assert [t.subject for t in deap.load_preprocessed(tmp_path / "synth")] == [3]
 
 
@@ -253,7 +255,7 @@ def test_load_preprocessed(raw_set, preprocessed):
 
 
 def test_synthetic_defaults_have_the_release_shapes(tmp_path):
-    source = deap.make_synthetic(tmp_path, subjects=(5,), formats=("preprocessed",))
+    source = deap_synthetic.make_synthetic(tmp_path, subjects=(5,), formats=("preprocessed",))
     assert (source.n_trials, source.video_s, source.n_samples) == (40, 60.0, 8064)
     (trials,) = deap.load_preprocessed(tmp_path)
     assert trials.samples.shape == (40, 40, 8064) and trials.samples.dtype == np.float64

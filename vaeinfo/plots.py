@@ -201,3 +201,57 @@ def heatmap(values: np.ndarray, row_labels: list[str], col_labels: list[str], *,
         ax.set_title(title, fontsize=9, loc="left")
     fig.tight_layout()
     return fig
+
+
+def label_mi_bars(label_mi: dict[str, np.ndarray], thresholds: dict[str, float], title: str = "") -> plt.Figure:
+    """One panel per label: I(Z_h; Y) in nats per factor, with a dashed significance threshold.
+
+    Parameters
+    ----------
+    label_mi : label name -> (d,) MI between each factor and that label, nats.
+    thresholds : label name -> level (nats) above which a factor is called relevant (drawn dashed; bars above
+        it in red).
+    """
+    fig, axes = plt.subplots(len(label_mi), 1, figsize=(10, 2.4 * len(label_mi)), sharex=True, squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], label_mi.items()):
+        values = np.asarray(values, dtype=float)
+        above = values > thresholds[name]
+        ax.bar(np.arange(len(values)), values, color=np.where(above, "C3", "0.6"), width=0.8)
+        ax.axhline(thresholds[name], color="C3", linestyle="--", linewidth=0.8)
+        ax.set_ylabel(f"I(Z_h; {name}) [nats]")
+        ax.set_title(f"{name}: {int(above.sum())} factors above the shuffled-label level "
+                     f"{thresholds[name]:.3f} nats (red)", fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("factor index h")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def factors_vs_ratings(values: np.ndarray, ratings: np.ndarray, factor_labels: list[str], rating_names: list[str],
+                       threshold: float = 5.0, title: str = "") -> plt.Figure:
+    """A grid of scatter plots: factor values (columns) against ratings (rows), one point per trial.
+
+    Parameters
+    ----------
+    values : (n, k) e.g. each trial's mean encoder value of k factors.
+    ratings : (n, r) the trials' ratings (DEAP: 1..9).
+    factor_labels, rating_names : k column titles and r rating names.
+    threshold : rating level drawn dotted (DEAP's high/low split at 5); each panel is titled with Pearson's r.
+    """
+    values, ratings = np.asarray(values, dtype=float), np.asarray(ratings, dtype=float)
+    k, r = values.shape[1], ratings.shape[1]
+    fig, axes = plt.subplots(r, k, figsize=(3.2 * k, 2.8 * r), squeeze=False)
+    for i in range(r):
+        for j in range(k):
+            ax = axes[i, j]
+            ax.scatter(values[:, j], ratings[:, i], s=10, alpha=0.6, color=f"C{j}")
+            ax.axhline(threshold, color="k", linestyle=":", linewidth=0.8)
+            corr = np.corrcoef(values[:, j], ratings[:, i])[0, 1]
+            ax.set_title(f"{factor_labels[j]}  r = {corr:+.2f}", fontsize=9)
+            ax.set_xlabel(f"{factor_labels[j].split()[0]} (trial mean of μ)", fontsize=8)
+            ax.set_ylabel(f"{rating_names[i]} rating", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
