@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from PIL import Image
 from vaeinfo.influence import keep_top_k, rank_factors, topk_reconstructions, traversal_latents
 from vaeinfo.models import build_model
 from vaeinfo.train import encode
-from vaeinfo.widgets import png_bytes, tile, topk_frames, topk_generation, traversal, traversal_frames
+from vaeinfo.widgets import one_thread, png_bytes, tile, topk_frames, topk_generation, traversal, traversal_frames
 
 ARCHITECTURES = ("mnist_conv", "conv64")  # MNIST 1x28x28 and CelebA 3x64x64
 
@@ -37,18 +36,8 @@ def mi(model) -> np.ndarray:
     return np.random.default_rng(2).permutation(values)
 
 
-@contextmanager
-def one_thread():
-    """The widgets decode on one torch thread; the reference decodes the same way so the floats agree."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def decode(model, z: torch.Tensor) -> np.ndarray:
+    """The reference: decode on one torch thread, as the widgets do, so that the floats agree."""
     with one_thread(), torch.no_grad():
         return model.mean(model.decode(z)).numpy()
 

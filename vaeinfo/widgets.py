@@ -78,7 +78,7 @@ class LiveView(widgets.VBox):
             self._cancel()
             z = self._latent()
             device = next(self.model.parameters()).device
-            with _one_thread(), torch.inference_mode():
+            with one_thread(), torch.inference_mode():
                 decoded = self.model.mean(self.model.decode(z.to(device))).float().cpu().numpy()
             self.latent = z
             self.array, picture = self._publish(decoded)
@@ -307,7 +307,7 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
     """Run torch on one intra-op thread inside the block (process-wide), then restore the thread count.
 
     A decode of one image is too small to split: on a busy 2-core CPU, two threads took 60 ms per
