@@ -9,6 +9,7 @@ import os
 import pickle
 import pickletools
 import shutil
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -396,6 +397,25 @@ def test_raw_without_ratings_stays_in_presentation_order(raw_set, raw_trials):
 def test_load_raw_rejects_other_recordings(tmp_path, bdf_dir):
     shutil.copy(bdf_dir / "test.bdf", tmp_path / "s01.bdf")
     with pytest.raises(DataError, match=r"not a raw DEAP recording: 2048 Hz.*Fix: pass data_original/sNN\.bdf"):
+        deap.load_raw(tmp_path / "s01.bdf")
+
+
+def test_raw_recording_without_status_is_a_clear_error(tmp_path, raw_set):
+    """s01 rewritten with every channel but Status: load_raw names the missing channel, never reads on."""
+    source = raw_set.root / deap.RAW_DIR / "s01.bdf"
+    header = bdf.read_header(source)
+    keep = [label for label in header.labels if label != "Status"]
+    without = replace(header, channels=tuple(header.channels[header.index(label)] for label in keep))
+    bdf.write_bdf(tmp_path / "s01.bdf", bdf.read_digital(source, keep, header), without)
+    with pytest.raises(DataError, match=r"s01\.bdf is not a raw DEAP recording.*missing \['Status'\]"):
+        deap.load_raw(tmp_path / "s01.bdf")
+
+
+def test_truncated_raw_recording_is_a_clear_error(tmp_path, raw_set):
+    """A download cut short: load_raw says the file is truncated (from the header's size), before any decoding."""
+    data = (raw_set.root / deap.RAW_DIR / "s01.bdf").read_bytes()
+    (tmp_path / "s01.bdf").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"s01\.bdf is \d+ bytes but its header describes \d+.*truncated or corrupt"):
         deap.load_raw(tmp_path / "s01.bdf")
 
 
