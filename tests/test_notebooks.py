@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import yaml
@@ -31,7 +32,6 @@ NOTEBOOKS = [p for p in ALL_NOTEBOOKS if not p.name.startswith("00_")]
 @pytest.mark.parametrize("notebook", ALL_NOTEBOOKS, ids=lambda p: p.stem)
 def test_papermill_reads_every_parameter(notebook):
     """Each assignment of the ``parameters`` cell is one papermill parameter (an '=' in a comment hides it)."""
-    import nbformat
     import papermill as pm
 
     cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
@@ -62,6 +62,8 @@ def test_notebook_runs_under_smoke(notebook, mnist_root, shared_cache, tmp_path)
     assert not any(d["fallback"] for d in record["data"])
     assert (out / f"{notebook.stem}.png").stat().st_size > 1000
     assert EXPECTED_KEYS.get(notebook.stem, set()) <= set(record["results"])
+    executed = nbformat.read(out / "executed" / notebook.name, as_version=4)
+    assert "widgets" not in executed.metadata, "interactive: false shows no widget, so none of their state is kept"
     if notebook.stem == "06_deap_emotion":
         assert record["results"]["data"] == "synthetic" and record["results"]["deap_source"]["synthetic"]
         assert [d["name"] for d in record["data"]] == ["DEAP-synthetic"] and "synthetic" in record["summary"]

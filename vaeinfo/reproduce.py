@@ -108,6 +108,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
             pm.execute_notebook(  # parameters the notebook does not declare are injected all the same
                 str(notebook), str(executed), parameters=params, kernel_name="python3",
                 cwd=str(notebook.parent), log_output=True, progress_bar=False,
+                store_widget_state=bool(params.get("interactive")),  # widgets not shown: their state is dead weight
             )
             status = "ok"
         except Exception as exc:  # papermill wraps the cell's error; report it and go on to the next notebook
