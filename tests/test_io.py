@@ -1,4 +1,4 @@
-"""vaeinfo.io: atomic writes keep the old file on failure and give normal permissions."""
+"""vaeinfo.io: atomic writes keep the old file on failure and give normal permissions; progress bars."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from vaeinfo.io import atomic_open, atomic_write_json, atomic_write_text
+from vaeinfo.io import atomic_open, atomic_write_json, atomic_write_text, progress_bar
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -48,3 +48,11 @@ def test_bad_mode_and_unserialisable_object(tmp_path):
     with pytest.raises(TypeError, match="not JSON serialisable"):
         atomic_write_json(tmp_path / "x.json", {"x": object()})
     assert not (tmp_path / "x.json").exists()
+
+
+def test_progress_bar_is_plain_text_on_stderr_or_silent(capsys):
+    assert list(progress_bar(range(3), desc="counting", unit="step")) == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "vaeinfo: counting" in err and "3/3" in err and "step" in err
+    assert list(progress_bar(range(3), desc="counting", unit="step", enabled=False)) == [0, 1, 2]
+    assert capsys.readouterr().err == ""

@@ -51,10 +51,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from .data import SPLITS, DataError, DataRoot, DataSource, ImageData, check_split, resolve_data_dir
-from .io import CACHE_ENV, atomic_open, available_cpus, resolve_cache_dir
+from .io import CACHE_ENV, atomic_open, available_cpus, progress_bar, resolve_cache_dir
 
 CACHE_VERSION = 1
 CELEBA_DIR = "celeba"
@@ -321,8 +320,7 @@ def decode_images(paths: list[str], size: int, *, progress: bool = True, workers
     starts = range(0, len(paths), DECODE_CHUNK)
     chunks = [paths[i : i + DECODE_CHUNK] for i in starts]
     workers = min(workers or available_cpus(), len(chunks))
-    with (tqdm(total=len(paths), desc="vaeinfo: decoding CelebA", unit="img", file=sys.stderr,
-               disable=not progress, mininterval=1.0) as bar,
+    with (progress_bar(total=len(paths), desc="decoding CelebA", unit="img", enabled=progress) as bar,
           _executor(workers) as pool):
         for start, block in zip(starts, pool.map(partial(_decode_chunk, size=size), chunks)):
             out[start : start + len(block)] = block

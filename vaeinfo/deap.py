@@ -52,6 +52,7 @@ import scipy.signal
 
 from .bdf import BDFHeader, find_events, read_header, read_status
 from .data import DataError
+from .io import progress_bar
 
 ENV_VAR = "VAEINFO_DEAP"
 PREPROCESSED_DIR = "data_preprocessed_python"
@@ -552,12 +553,15 @@ def extract_features(trials: EEGTrials | Sequence[EEGTrials], *, bands: dict[str
     return _concatenate([_subject_features(t, bands, pairs, window_s, step_s, segment_s) for t in subjects])
 
 
-def source_features(source: DeapSource, subjects: Sequence[int] | None = None, **options) -> Features:
+def source_features(source: DeapSource, subjects: Sequence[int] | None = None, *, progress: bool = True,
+                    **options) -> Features:
     """:func:`extract_features` of the subjects of a DEAP folder (all when None), loading one subject at a time
-    (the full preprocessed release is 3.3 GB in memory, its features 45 MB). ``options`` go to extract_features.
+    (the full preprocessed release is 3.3 GB in memory, its features 45 MB), with a progress bar over the
+    subjects on stderr unless ``progress`` is False. ``options`` go to extract_features.
     """
     subjects = available_subjects(source) if subjects is None else list(subjects)
-    return _concatenate([extract_features(load_subject(source, s), **options) for s in subjects])
+    bar = progress_bar(subjects, desc="DEAP features", unit="subject", enabled=progress)
+    return _concatenate([extract_features(load_subject(source, s), **options) for s in bar])
 
 
 def _concatenate(parts: Sequence[Features]) -> Features:

@@ -34,7 +34,7 @@ from .deap import (CODE_AFTER, CODE_END, CODE_FIXATION, CODE_START, CODE_SYNC, C
                    LAST_TWENTE_SUBJECT, MANIFEST, N_SUBJECTS, N_TRIALS, PREPROCESSED_DIR, RATING_RANGE, RATINGS_CSV,
                    RAW_DIR, RAW_EOG, RAW_MISC, RAW_SFREQ, SFREQ, TWENTE, VIDEO_S, DeapSource, downsample,
                    release_eeg, source_at, trial_bounds, trim_margins)
-from .io import atomic_open, atomic_write_json, atomic_write_text, resolve_cache_dir
+from .io import atomic_open, atomic_write_json, atomic_write_text, progress_bar, resolve_cache_dir
 
 # The planted emotion signal lives in each trial's video part; the baseline and the rest of the recording
 # are neutral. Valence v = (valence - 5) / 4 and arousal a = (arousal - 5) / 4 lie in [-1, 1].
@@ -72,7 +72,8 @@ class _Recording:
 
 def make_synthetic(directory: str | os.PathLike, n_subjects: int = N_SUBJECTS, n_trials: int = N_TRIALS,
                    seed: int = 0, formats: Sequence[str] = ("preprocessed", "raw"), *,
-                   subjects: Sequence[int] | None = None, video_s: float = VIDEO_S) -> DeapSource:
+                   subjects: Sequence[int] | None = None, video_s: float = VIDEO_S,
+                   progress: bool = True) -> DeapSource:
     """Write a synthetic DEAP folder in the real formats, with a planted emotion signal.
 
     For each subject a continuous 512-Hz recording is simulated -- pink (1/f) background, an alpha
@@ -89,8 +90,8 @@ def make_synthetic(directory: str | os.PathLike, n_subjects: int = N_SUBJECTS, n
 
     The defaults match the release (32 subjects x 40 trials of 60 s): per subject about 10 s on one core,
     a 230 MB BDF and a 103 MB pickle. A folder that holds DEAP files but no manifest (real data) is never
-    written into; in a synthetic
-    folder the previous ``sNN`` files are removed first, so the folder always matches its manifest.
+    written into; in a synthetic folder the previous ``sNN`` files are removed first, so the folder always
+    matches its manifest.
 
     Parameters
     ----------
@@ -99,6 +100,7 @@ def make_synthetic(directory: str | os.PathLike, n_subjects: int = N_SUBJECTS, n
     n_trials : trials (videos) per subject, 1..40.
     seed : the same seed gives byte-identical files.
     video_s : video length in seconds (DEAP: 60); shorter values make small test sets.
+    progress : a progress bar over the subjects on stderr.
 
     Returns
     -------
@@ -109,7 +111,7 @@ def make_synthetic(directory: str | os.PathLike, n_subjects: int = N_SUBJECTS, n
     root = Path(directory)
     _clear_synthetic(root)
     rows = []
-    for subject in subjects:
+    for subject in progress_bar(subjects, desc="writing synthetic DEAP", unit="subject", enabled=progress):
         recording = _synthetic_recording(subject, n_trials, seed, video_s)
         if "raw" in formats:
             write_bdf(root / RAW_DIR / f"s{subject:02d}.bdf", recording.digital, recording.header)

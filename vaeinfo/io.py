@@ -1,4 +1,4 @@
-"""Files and the machine: atomic writes, the cache folder, the CPUs available.
+"""Files and the machine: atomic writes, the cache folder, the CPUs available, progress bars.
 
 Atomic file writes: nothing a user had is left half-written or lost.
 
@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterable, Iterator
+
+from tqdm import tqdm
 
 
 @contextmanager
@@ -74,6 +77,14 @@ def available_cpus() -> int:
     except (OSError, ValueError):
         pass
     return n
+
+
+def progress_bar(iterable: Iterable | None = None, *, desc: str, unit: str, total: int | None = None,
+                 enabled: bool = True) -> tqdm:
+    """A plain-text tqdm bar on stderr, redrawn at most once a second: readable in papermill logs and terminals
+    alike (no notebook widget). ``enabled=False`` shows nothing."""
+    return tqdm(iterable, desc=f"vaeinfo: {desc}", unit=unit, total=total, file=sys.stderr, disable=not enabled,
+                mininterval=1.0)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
