@@ -228,6 +228,25 @@ def test_synthetic_never_overwrites_real_data_and_replaces_its_own(tmp_path):
 
 
 # ----------------------------------------------------------------------------- preprocessed release format
+def test_interrupted_cached_synthetic_leaves_nothing_and_is_written_next_time(tmp_path, monkeypatch):
+    """Ctrl-C while the second subject is simulated: no folder (staging or final) is left in the cache."""
+    real, calls = deap_synthetic._synthetic_recording, []
+
+    def interrupted(subject, *args):
+        calls.append(subject)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(subject, *args)
+
+    monkeypatch.setattr(deap_synthetic, "_synthetic_recording", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        deap_synthetic.cached_synthetic(2, 1, 4, cache_dir=tmp_path)
+    assert calls == [1, 2] and list((tmp_path / deap_synthetic.SYNTHETIC_CACHE).iterdir()) == []
+    monkeypatch.setattr(deap_synthetic, "_synthetic_recording", real)
+    source = deap_synthetic.cached_synthetic(2, 1, 4, cache_dir=tmp_path)
+    assert [t.subject for t in deap.load_preprocessed(source.root)] == [1, 2]
+
+
 def test_synthetic_pickle_is_a_python2_protocol2_pickle(raw_set):
     raw = (raw_set.root / deap.PREPROCESSED_DIR / "s01.dat").read_bytes()
     assert raw[:2] == b"\x80\x02"

@@ -137,7 +137,8 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
 
     It lives in ``<cache>/deap-synthetic/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` >
     ``~/.cache/vaeinfo``), the key hashing the arguments and ``vaeinfo.__version__``. It is written into a
-    temporary sibling folder and renamed when complete, so an interrupted run leaves nothing half-written.
+    temporary sibling folder and renamed when complete; an interrupted write removes it, so nothing half-written
+    is left (only a killed process can leave a ``<key>.tmp-<pid>`` folder, which is never read).
 
     Returns
     -------
@@ -150,8 +151,12 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
     root = resolve_cache_dir(cache_dir) / SYNTHETIC_CACHE / hashlib.sha256(text.encode()).hexdigest()[:16]
     if not _written_with(root, settings):
         staging = root.with_name(f"{root.name}.tmp-{os.getpid()}")
-        make_synthetic(staging, n_trials=n_trials, seed=seed, formats=formats, subjects=settings["subjects"],
-                       video_s=video_s)
+        try:
+            make_synthetic(staging, n_trials=n_trials, seed=seed, formats=formats, subjects=settings["subjects"],
+                           video_s=video_s)
+        except BaseException:  # an error or Ctrl-C mid-write: leave no half-written folder behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         try:
             staging.rename(root)
         except OSError:  # another process finished the same folder first: keep theirs
