@@ -8,6 +8,8 @@ import pytest
 
 matplotlib.use("Agg")
 
+from matplotlib.colors import to_hex  # noqa: E402
+
 from vaeinfo import plots  # noqa: E402
 
 
@@ -23,6 +25,15 @@ def test_pdf_is_reproducible(tmp_path):
     first = plots.save_figure(fig, tmp_path / "a")[1].read_bytes()
     second = plots.save_figure(fig, tmp_path / "b")[1].read_bytes()
     assert first == second
+
+
+def test_curves_styles_replace_the_defaults_of_their_series_only():
+    fig = plots.curves(np.arange(3), {"a": np.arange(3), "b": np.ones(3)}, "x", "y",
+                       styles={"b": {"color": "k", "linestyle": ":", "marker": ""}})
+    a, b = fig.axes[0].get_lines()
+    assert (a.get_linestyle(), a.get_marker(), to_hex(a.get_color())) == ("-", "o", to_hex("C0"))
+    assert (b.get_linestyle(), b.get_marker(), to_hex(b.get_color())) == (":", "", "#000000")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b"]
 
 
 def test_mi_pulse_counts_the_influential_factors():

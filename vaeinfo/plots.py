@@ -160,11 +160,16 @@ def stacked_bars(parts: dict[str, np.ndarray], labels: list[str], ylabel: str, t
 
 
 def curves(x: np.ndarray, ys: dict[str, np.ndarray], xlabel: str, ylabel: str, title: str = "",
-           logx: bool = False) -> plt.Figure:
-    """Line plot of several named series over the same x (markers at the points)."""
+           logx: bool = False, styles: dict[str, dict] | None = None) -> plt.Figure:
+    """Line plot of several named series over the same x (markers at the points).
+
+    styles : optional series name -> matplotlib line properties (e.g. ``{"color": "C0", "linestyle": "--"}``)
+        that replace the defaults of that series (solid line, round markers, the next colour of the cycle).
+    """
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name, y in ys.items():
-        ax.plot(x, np.asarray(y, dtype=float), "o-", markersize=4, label=name)
+        ax.plot(x, np.asarray(y, dtype=float), **{"marker": "o", "markersize": 4, **(styles or {}).get(name, {})},
+                label=name)
     if logx:
         ax.set_xscale("symlog", linthresh=1)
     ax.set_xlabel(xlabel)
