@@ -1,4 +1,4 @@
-"""Benchmark of the per-factor MI estimators of ``vaeinfo.mi``: time and error on VAE-like encoder outputs.
+"""Benchmark of the per-factor MI estimators of ``vaeinfo.info.mi``: time and error on VAE-like encoder outputs.
 
 For each N in {1e3, 1e4, 6e4} and d in {10, 128} (``--quick``: N in {1e3, 1e4}, d = 10), every method's wall time
 and its largest error over the factors against a reference computed in the same run: ``grid`` at tol = 1e-7.

@@ -2,7 +2,7 @@
 
 For each architecture (batch 100, synthetic images in [0, 1]; speed does not depend on the pixel values):
 
-- ``vaeinfo``: the training epoch of :func:`vaeinfo.train.train` itself (``_train_epoch``: shuffled index
+- ``vaeinfo``: the training epoch of :func:`vaeinfo.training.train.train` itself (``_train_epoch``: shuffled index
   batches from one tensor, channels_last convolutions, fused Adam, threads capped by ``configure_threads``).
 - ``reference``: the straightforward loop -- ``DataLoader(TensorDataset(x), batch_size=100, shuffle=True)``
   (per-sample indexing and collation), the default (for-loop) Adam, NCHW tensors, and ``loss.item()``
@@ -10,7 +10,7 @@ For each architecture (batch 100, synthetic images in [0, 1]; speed does not dep
 
 Both run in this process, interleaved (a warm-up epoch, then ``--repeats`` timed epochs each; the median
 counts), so background load hits both alike. Encoding (the MI estimator's input) compares
-:func:`vaeinfo.train.encode` (inference_mode, batches of 256, preallocated output) with a loop over a
+:func:`vaeinfo.training.encode.encode` (inference_mode, batches of 256, preallocated output) with a loop over a
 DataLoader of 100 that keeps autograd on and concatenates. From the mnist_conv numbers: one epoch of the paper
 (50,000 training images + a 10,000-image validation pass) and the paper's 100 epochs, extrapolated; and one
 real ``train()`` call of one such epoch, measured.
@@ -35,10 +35,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from vaeinfo import __version__
-from vaeinfo import train as tr
-from vaeinfo.io import atomic_write_json, atomic_write_text
-from vaeinfo.models import build_model, reparameterize
-from vaeinfo.objectives import objective_terms
+from vaeinfo.io import atomic_write_json, atomic_write_text, available_cpus
+from vaeinfo.models.architectures import build_model, reparameterize
+from vaeinfo.models.objectives import objective_terms
+from vaeinfo.training import encode as enc
+from vaeinfo.training import train as tr
+from vaeinfo.training.config import normalize_config
 
 BATCH = 100
 MNIST_TRAIN, MNIST_VALIDATION, PAPER_EPOCHS = 50_000, 10_000, 100
@@ -52,7 +54,7 @@ OBJECTIVE = {"name": "beta_vae", "beta": 6.0, "warmup_epochs": 0.0}
 
 def config_for(model: dict) -> dict:
     """A normalised training config (paper settings: Adam 1e-3, batch 100) around ``model``."""
-    return tr.normalize_config({"model": model, "objective": OBJECTIVE, "batch_size": BATCH, "epochs": 1})
+    return normalize_config({"model": model, "objective": OBJECTIVE, "batch_size": BATCH, "epochs": 1})
 
 
 def vaeinfo_epoch(cfg: dict, x: torch.Tensor) -> Callable[[], None]:
@@ -119,7 +121,7 @@ def run(repeats: int, seed: int) -> tuple[list[dict], dict]:
     cfg = config_for(ARCHITECTURES["mnist_conv"][0])
     model = build_model(cfg["model"])
     x = images(MNIST_VALIDATION, cfg["model"]["input_shape"], seed)
-    medians = interleaved({"vaeinfo": lambda: tr.encode(model, x),
+    medians = interleaved({"vaeinfo": lambda: enc.encode(model, x),
                            "reference": lambda: reference_encode(model, x)}, repeats)
     rows.append(_row("encode, mnist_conv", cfg, None, MNIST_VALIDATION, medians))
     print(_line(rows[-1]), flush=True)
@@ -177,7 +179,7 @@ def markdown(rows: list[dict], mnist: dict, meta: dict) -> str:
               "| loop | one epoch (s) | 100 epochs (min) |", "|---|---:|---:|",
               f"| vaeinfo | {epoch['vaeinfo']:.1f} | {total['vaeinfo']:.0f} |",
               f"| reference | {epoch['reference']:.1f} | {total['reference']:.0f} |", "",
-              f"Measured: one `vaeinfo.train.train` call of 1 epoch on {MNIST_TRAIN:,} images with a "
+              f"Measured: one `vaeinfo.training.train.train` call of 1 epoch on {MNIST_TRAIN:,} images with a "
               f"{MNIST_VALIDATION:,}-image validation set (data hashing, validation, checkpoint included): "
               f"{mnist['measured_train_call_s']:.1f} s.", ""]
     return "\n".join(lines)
@@ -199,8 +201,8 @@ def main() -> None:
     parser.add_argument("--out", default="figures/results/train_throughput", help="output path without extension")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    threads = tr.configure_threads()
-    meta = {"cpu": _cpu_name(), "cpus": tr.available_cpus(), "threads": threads, "torch": torch.__version__,
+    threads = enc.configure_threads()
+    meta = {"cpu": _cpu_name(), "cpus": available_cpus(), "threads": threads, "torch": torch.__version__,
             "vaeinfo": __version__, "platform": platform.platform(), "repeats": args.repeats, "seed": args.seed,
             "batch_size": BATCH, "device": "cpu"}
     start = time.perf_counter()

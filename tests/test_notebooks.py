@@ -75,7 +75,8 @@ def test_notebook_runs_under_smoke(notebook, mnist_root, shared_cache, tmp_path)
 def assert_mi_matches_the_checkpoint(stem: str, results: dict, data_root: Path, cache: Path) -> None:
     """The MI in the results JSON equals a direct vaeinfo call on the cached checkpoint (to 1e-9 nats)."""
     from vaeinfo.mi import factor_mi
-    from vaeinfo.train import encode, load_model
+    from vaeinfo.training.checkpoint import load_model
+    from vaeinfo.training.encode import encode
 
     model = load_model(results["model_key"], cache_dir=cache)
     mu, logvar = encode(model, _smoke_validation(stem, data_root, cache))
@@ -84,8 +85,8 @@ def assert_mi_matches_the_checkpoint(stem: str, results: dict, data_root: Path, 
 
 def _smoke_validation(stem: str, data_root: Path, cache: Path):
     """The validation images a notebook encodes under the smoke profile (CelebA for 05, else MNIST)."""
-    from vaeinfo.celeba import load_celeba_train_validation
-    from vaeinfo.data import load_mnist
+    from vaeinfo.data.celeba import load_celeba_train_validation
+    from vaeinfo.data.mnist import load_mnist
 
     smoke = yaml.safe_load((REPO / "params" / "smoke.yaml").read_text())
     if stem == "06_deap_emotion":
@@ -100,9 +101,9 @@ def _deap_smoke_validation(smoke: dict, cache: Path):
     """Notebook 06's held-out windows under the smoke profile (its synthetic default), standardised as it does."""
     import torch
 
-    from vaeinfo.deap import source_features
-    from vaeinfo.deap_synthetic import cached_synthetic
-    from vaeinfo.emotion import split_inputs
+    from vaeinfo.data.deap.features import source_features
+    from vaeinfo.data.deap.synthetic import cached_synthetic
+    from vaeinfo.experiments.emotion import split_inputs
 
     source = cached_synthetic(smoke["deap_n_subjects"], smoke["deap_synthetic_trials"],
                               smoke["deap_synthetic_video_s"], smoke["seed"], cache_dir=cache)

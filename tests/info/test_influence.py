@@ -1,0 +1,90 @@
+"""vaeinfo.influence: ranking, top-k masking and traversal codes, with exact expected values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vaeinfo.info.influence import (
+    influential_factors,
+    keep_top_k,
+    percent_to_k,
+    rank_factors,
+    traversal_latents,
+    traversal_values,
+)
+
+
+def test_rank_is_descending_and_stable_on_ties():
+    assert rank_factors(np.array([0.1, 2.0, 0.1, 3.0])).tolist() == [3, 1, 0, 2]
+
+
+def test_rank_rejects_bad_scores():
+    with pytest.raises(ValueError, match="shape"):
+        rank_factors(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"factors \[1\]"):
+        rank_factors(np.array([0.0, np.nan]))
+
+
+def test_influential_uses_the_threshold_inclusively():
+    mi = np.array([0.49, 0.5, 2.0, 0.0, 1.0])
+    assert influential_factors(mi).tolist() == [2, 4, 1]
+    assert influential_factors(mi, threshold=3.0).tolist() == []
+
+
+def test_percent_to_k_for_the_papers_128_factors():
+    ks = [percent_to_k(p, 128) for p in (100, 50, 10, 7, 5, 4, 3, 2, 1, 0)]
+    assert ks == [128, 64, 13, 9, 6, 5, 4, 3, 1, 0]
+    with pytest.raises(ValueError):
+        percent_to_k(101, 128)
+
+
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_keep_top_k_zeroes_exactly_the_others(as_torch):
+    z = np.arange(1, 13, dtype=np.float32).reshape(2, 6)
+    zz = torch.from_numpy(z) if as_torch else z
+    out = keep_top_k(zz, np.array([4, 0, 5, 1, 2, 3]), 2)
+    out = out.numpy() if as_torch else out
+    assert out.tolist() == [[1, 0, 0, 0, 5, 0], [7, 0, 0, 0, 11, 0]]
+    assert out.dtype == np.float32
+    assert not np.any(np.asarray(keep_top_k(zz, np.arange(6), 0)))
+    assert np.array_equal(np.asarray(keep_top_k(zz, np.arange(6), 6)), z)
+    with pytest.raises(ValueError, match="k must lie"):
+        keep_top_k(zz, np.arange(6), 7)
+
+
+def test_traversal_values_are_the_papers():
+    np.testing.assert_allclose(traversal_values(), [-3.0, -2.4, -1.8, -1.2, -0.6, 0.0, 0.6, 1.2, 1.8, 2.4], atol=1e-12)
+
+
+def test_traversal_latents_change_one_factor_per_row():
+    base = torch.tensor([0.5, -1.0, 2.0])
+    z = traversal_latents(base, np.array([2, 0]), np.array([-1.0, 1.0]))
+    assert z.shape == (2, 2, 3)
+    assert z.tolist() == [[[0.5, -1.0, -1.0], [0.5, -1.0, 1.0]], [[-1.0, -1.0, 2.0], [1.0, -1.0, 2.0]]]
+    assert base.tolist() == [0.5, -1.0, 2.0]  # the base code is not modified
+
+
+def test_topk_reconstructions_keep_all_equals_decoding_and_keep_none_is_one_image():
+    from vaeinfo.influence import reconstruction_mse, topk_reconstructions
+
+    from vaeinfo.models import build_model
+
+    model = build_model({"architecture": "mlp", "input_shape": [1, 8, 8], "latent_dim": 4}, seed=0).eval()
+    mu = np.random.default_rng(0).standard_normal((7, 4)).astype(np.float32)
+    recs = topk_reconstructions(model, mu, np.array([2, 0, 1, 3]), ks=(4, 1, 0), batch_size=3)
+    with torch.inference_mode():
+        full = model.mean(model.decode(torch.from_numpy(mu)))
+        prior = model.mean(model.decode(torch.zeros(1, 4)))
+    assert recs.shape == (3, 7, 1, 8, 8)
+    torch.testing.assert_close(recs[0], full, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(recs[2], prior.expand(7, -1, -1, -1), rtol=1e-6, atol=1e-6)
+    # Keeping only factor 2 equals decoding (0, 0, mu_2, 0).
+    only = torch.zeros(7, 4)
+    only[:, 2] = torch.from_numpy(mu[:, 2])
+    with torch.inference_mode():
+        torch.testing.assert_close(recs[1], model.mean(model.decode(only)), rtol=1e-6, atol=1e-6)
+    mse = reconstruction_mse(full, recs)
+    assert mse.shape == (3,) and mse[0] == pytest.approx(0.0, abs=1e-12)  # batching changes float rounding only
+    assert mse[2] == pytest.approx(float((prior - full).pow(2).mean()), rel=1e-6)

@@ -1,0 +1,185 @@
+"""vaeinfo.models: the contract of every architecture, the paper's layer sizes, likelihoods, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vaeinfo.models import architectures as models
+from vaeinfo.models.architectures import build_model, reparameterize
+
+CONFIGS = {
+    "mnist_conv": {"architecture": "mnist_conv"},
+    "mnist_conv-bernoulli": {"architecture": "mnist_conv", "likelihood": "bernoulli"},
+    "conv64": {"architecture": "conv64"},
+    "mlp-digits": {"architecture": "mlp", "input_shape": [1, 8, 8], "hidden": [32, 16], "latent_dim": 6},
+    "mlp-features": {"architecture": "mlp", "input_shape": [160], "likelihood": "bernoulli"},
+}
+EXPECTED = {  # (input shape, latent size)
+    "mnist_conv": ((1, 28, 28), 128),
+    "mnist_conv-bernoulli": ((1, 28, 28), 128),
+    "conv64": ((3, 64, 64), 32),
+    "mlp-digits": ((1, 8, 8), 6),
+    "mlp-features": ((160,), 10),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_contract_shapes(name):
+    model = build_model(CONFIGS[name])
+    shape, d = EXPECTED[name]
+    assert model.input_shape == shape and model.latent_dim == d
+    x = torch.rand(3, *shape)
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (3, d)
+    params = model.decode(mu)
+    assert params.shape == (3, *shape)
+    assert model.log_likelihood(x, params).shape == (3,)
+    assert model.mean(params).shape == (3, *shape)
+    out, mu2, logvar2 = model(x, torch.Generator().manual_seed(0))
+    assert out.shape == (3, *shape) and torch.equal(mu2, mu) and torch.equal(logvar2, logvar)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_round_trip_rebuilds_identical_model(name):
+    model = build_model(CONFIGS[name], seed=3)
+    config = json.loads(json.dumps(model.config))  # plain JSON
+    assert config == model.config
+    rebuilt = build_model(config, seed=3)
+    assert rebuilt.config == model.config
+    a, b = model.state_dict(), rebuilt.state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    other = build_model(config, seed=4)
+    assert not torch.equal(other.encoder[-1].weight, model.encoder[-1].weight)  # another seed, other weights
+    other.load_state_dict(model.state_dict())
+    x = torch.rand(2, *model.input_shape)
+    assert torch.equal(other.decode(other.encode(x)[0]), model.decode(model.encode(x)[0]))
+
+
+def test_build_model_leaves_global_rng_alone():
+    before = torch.get_rng_state()
+    build_model(CONFIGS["mnist_conv"], seed=0)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_mnist_conv_is_the_papers_architecture():
+    """Conv(32,k4,s2)-Conv(32,k4,s2)-Dense256-Dense2x128 / Dense256-Dense7*7*32-ConvT(32)-ConvT(1); 28-14-7-14-28."""
+    model = build_model(CONFIGS["mnist_conv"])
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    spec = [(type(m).__name__, getattr(m, "in_channels", getattr(m, "in_features", None)),
+             getattr(m, "out_channels", getattr(m, "out_features", None)), getattr(m, "kernel_size", None),
+             getattr(m, "stride", None)) for m in layers]
+    assert spec == [
+        ("Conv2d", 1, 32, (4, 4), (2, 2)), ("Conv2d", 32, 32, (4, 4), (2, 2)),
+        ("Linear", 7 * 7 * 32, 256, None, None), ("Linear", 256, 2 * 128, None, None),
+        ("Linear", 128, 256, None, None), ("Linear", 256, 7 * 7 * 32, None, None),
+        ("ConvTranspose2d", 32, 32, (4, 4), (2, 2)), ("ConvTranspose2d", 32, 1, (4, 4), (2, 2)),
+    ]
+    sizes = _spatial_sizes(model, torch.rand(2, 1, 28, 28))
+    assert sizes == [14, 7, 14, 28]
+    # ReLU after every layer except the two output layers (mu/logvar and the decoder's mean)
+    assert not isinstance(model.encoder[-1], nn.ReLU) and not isinstance(model.decoder[-1], nn.ReLU)
+    assert sum(isinstance(m, nn.ReLU) for m in model.modules()) == 6
+    assert model.log_sigma.shape == () and model.log_sigma.requires_grad
+
+
+def test_conv64_layout():
+    model = build_model(CONFIGS["conv64"])
+    sizes = _spatial_sizes(model, torch.rand(2, 3, 64, 64))
+    assert sizes == [32, 16, 8, 4, 8, 16, 32, 64]
+    channels = [m.out_channels for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    assert channels == [32, 32, 64, 64, 64, 32, 32, 3]
+    linears = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
+    assert linears == [(1024, 256), (256, 64), (32, 256), (256, 1024)]
+
+
+def _spatial_sizes(model, x) -> list[int]:
+    """Output height of every (transposed) convolution during encode + decode."""
+    sizes = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: sizes.append(out.shape[-1]))
+             for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    model.decode(model.encode(x)[0])
+    for h in hooks:
+        h.remove()
+    return sizes
+
+
+def test_gaussian_log_likelihood_matches_normal_log_prob():
+    """Sum over pixels of log N(x; mean, sigma^2), learned scalar sigma; float64, rtol 1e-12."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 5, 5, generator=gen, dtype=torch.float64)
+    mean = torch.randn(4, 1, 5, 5, generator=gen, dtype=torch.float64)
+    log_sigma = torch.tensor(-0.7, dtype=torch.float64)
+    expected = torch.distributions.Normal(mean, log_sigma.exp()).log_prob(x).flatten(1).sum(1)
+    got = models.gaussian_log_likelihood(x, mean, log_sigma)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    sigma = math.exp(-0.7)
+    by_hand = (-0.5 * ((x - mean) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
+    torch.testing.assert_close(got, by_hand, rtol=1e-12, atol=0)
+
+
+def test_model_uses_its_learned_sigma():
+    model = build_model({"architecture": "mlp", "input_shape": [6], "init_log_sigma": -1.5})
+    assert model.log_sigma.item() == -1.5
+    x, mean = torch.rand(3, 6), torch.rand(3, 6)
+    expected = torch.distributions.Normal(mean, math.exp(-1.5)).log_prob(x).sum(1)
+    torch.testing.assert_close(model.log_likelihood(x, mean), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bernoulli_log_likelihood_is_minus_bce():
+    """-BCE summed over pixels (binary and grey-level targets); float64, rtol 1e-12."""
+    gen = torch.Generator().manual_seed(1)
+    logits = 3 * torch.randn(4, 1, 6, 6, generator=gen, dtype=torch.float64)
+    for x in (torch.rand(4, 1, 6, 6, generator=gen, dtype=torch.float64),
+              torch.randint(0, 2, (4, 1, 6, 6), generator=gen).double()):
+        got = models.bernoulli_log_likelihood(x, logits)
+        bce = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").flatten(1).sum(1)
+        torch.testing.assert_close(got, -bce, rtol=1e-12, atol=1e-12)
+        p = torch.sigmoid(logits)
+        by_hand = (x * p.log() + (1 - x) * (1 - p).log()).flatten(1).sum(1)
+        torch.testing.assert_close(got, by_hand, rtol=1e-10, atol=1e-10)
+    model = build_model(CONFIGS["mnist_conv-bernoulli"])
+    assert not hasattr(model, "log_sigma")
+    torch.testing.assert_close(model.mean(logits), torch.sigmoid(logits))
+
+
+def test_reparameterize_is_seeded_and_has_the_right_moments():
+    mu = torch.tensor([[0.5, -2.0, 0.0]]).expand(200_000, 3)
+    logvar = torch.tensor([[0.0, math.log(0.25), math.log(4.0)]]).expand(200_000, 3)
+    z = reparameterize(mu, logvar, torch.Generator().manual_seed(0))
+    assert torch.equal(z, reparameterize(mu, logvar, torch.Generator().manual_seed(0)))
+    # standard errors: sigma / sqrt(n) <= 2 / 447 = 0.0045 for the mean; tolerance 0.02 (> 4 SE)
+    torch.testing.assert_close(z.mean(0), mu[0], atol=0.02, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.tensor([1.0, 0.5, 2.0]), atol=0.02, rtol=0)
+
+
+@pytest.mark.parametrize("config, match", [
+    ({"architecture": "resnet"}, r"unknown architecture 'resnet'; choose one of \('mnist_conv', 'conv64', 'mlp'\)"),
+    ({"architecture": "mnist_conv", "likelihood": "laplace"}, r"unknown likelihood 'laplace'.*gaussian.*bernoulli"),
+    ({"architecture": "mnist_conv", "latent": 3}, r"unknown key\(s\) \['latent'\].*valid keys.*latent_dim"),
+    ({"architecture": "mnist_conv", "likelihood": "bernoulli", "init_log_sigma": 0.0}, r"unknown key.*init_log_sigma"),
+    ({"architecture": "mlp"}, r"needs 'input_shape'"),
+    ({"architecture": "mnist_conv", "input_shape": [1, 30, 30]}, r"divisible by 4"),
+    ({"architecture": "conv64", "input_shape": [64, 64]}, r"\[C, H, W\]"),
+    ({"architecture": "mlp", "input_shape": [8], "hidden": [16, 0]}, r"hidden must be"),
+    ({"architecture": "mlp", "input_shape": [8], "latent_dim": 2.5}, r"latent_dim must be"),
+    ({"latent_dim": 3}, r"'architecture' key"),
+])
+def test_bad_configs_are_clear_errors(config, match):
+    with pytest.raises(ValueError, match=match):
+        build_model(config)
+
+
+def test_wrong_input_shapes_are_clear_errors():
+    model = build_model(CONFIGS["mnist_conv"])
+    with pytest.raises(ValueError, match=r"mnist_conv model expects input of shape \(n, 1, 28, 28\), got \(2, 784\)"):
+        model.encode(torch.rand(2, 784))
+    with pytest.raises(ValueError, match=r"expects input of shape \(n, 1, 28, 28\), got \(2, 1, 8, 8\)"):
+        model.encode(torch.rand(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"decode expects latent codes of shape \(n, 128\), got \(2, 10\)"):
+        model.decode(torch.rand(2, 10))

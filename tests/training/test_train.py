@@ -1,0 +1,312 @@
+"""vaeinfo.train: learning on real MNIST, bitwise seeding and resume, the cache, checkpoint errors, NaN, encode.
+
+Most tests use a tiny conv VAE on scikit-learn's real 8x8 digits (always present, fractions of a second);
+the learning test uses the paper's architecture on a real MNIST subset from $VAEINFO_DATA.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from vaeinfo.data.mnist import load_digits, load_mnist
+from vaeinfo.io import resolve_cache_dir
+from vaeinfo.training import checkpoint
+from vaeinfo.training import train as tr
+from vaeinfo.training.checkpoint import CheckpointError, cache_key, load_model
+from vaeinfo.training.encode import encode
+from vaeinfo.training.train import TrainingDivergedError, train
+
+TINY = {
+    "model": {"architecture": "mnist_conv", "input_shape": [1, 8, 8], "channels": [4, 4], "hidden": [16],
+              "latent_dim": 4},
+    "objective": {"name": "beta_vae", "beta": 2.0, "warmup_epochs": 2},
+    "batch_size": 50,
+    "epochs": 3,
+    "seed": 0,
+}
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Never touch the user's cache: $VAEINFO_CACHE points into the test's temporary folder."""
+    monkeypatch.setenv("VAEINFO_CACHE", str(tmp_path / "env-cache"))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """(train, validation): 300 and 100 real 8x8 digits."""
+    return load_digits("train", n=300), load_digits("validation", n=100)
+
+
+@pytest.fixture
+def epochs_run(monkeypatch) -> list[int]:
+    """Record every training epoch that runs in this test."""
+    calls, real = [], tr._train_epoch
+
+    def counting(state, *args, **kwargs):
+        calls.append(state.epoch)
+        return real(state, *args, **kwargs)
+
+    monkeypatch.setattr(tr, "_train_epoch", counting)
+    return calls
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return list(sa) == list(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_a_few_epochs_on_real_mnist_lower_the_validation_loss(mnist_root, tmp_path):
+    """The paper's architecture (latent 128, Gaussian, learned sigma), 2,000 train / 500 validation images."""
+    train_data = load_mnist("train", mnist_root, n=2000)
+    val_data = load_mnist("validation", mnist_root, n=500)
+    config = {"model": {"architecture": "mnist_conv"}, "objective": {"beta": 1.0}, "epochs": 3}
+    result = train(config, train_data, val_data, cache_dir=tmp_path, progress=False)
+    val = [h["val_loss"] for h in result.history]
+    assert len(val) == 3 and val[0] > val[1] > val[2], val
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.history[-1]["val_neg_elbo"] == pytest.approx(val[-1])  # beta = 1: loss = -ELBO
+    assert len(result.history[-1]["val_kl_per_factor"]) == 128
+    assert result.model.log_sigma.item() < 0  # the learned sigma moved below its start, 1
+
+
+def test_history_records_terms_and_schedule(digits, tmp_path):
+    result = train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    assert [h["epoch"] for h in result.history] == [1, 2, 3]
+    assert [h["beta"] for h in result.history] == [1.0, 2.0, 2.0]  # warm-up over 2 epochs, value at epoch end
+    for h in result.history:
+        assert h["val_loss"] == pytest.approx(h["val_recon"] + h["beta"] * h["val_kl"], rel=1e-6)
+        assert sum(h["val_kl_per_factor"]) == pytest.approx(h["val_kl"], rel=1e-5)
+    assert not result.cached and result.epochs_trained == 3 and result.key == cache_key(TINY, *digits)
+    saved = json.loads((result.path / tr.CONFIG_JSON).read_text())
+    assert saved["key"] == result.key and saved["config"] == result.config
+
+
+def test_same_seed_gives_bitwise_identical_weights(digits, tmp_path):
+    a = train(TINY, *digits, cache_dir=tmp_path / "a", progress=False)
+    b = train(TINY, *digits, cache_dir=tmp_path / "b", progress=False)
+    assert same_weights(a.model, b.model)
+    assert [h["val_loss"] for h in a.history] == [h["val_loss"] for h in b.history]
+    c = train({**TINY, "seed": 1}, *digits, cache_dir=tmp_path / "c", progress=False)
+    assert not torch.equal(c.model.encoder[0].weight, a.model.encoder[0].weight)
+
+
+def test_training_leaves_global_rngs_alone(digits, tmp_path):
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()[1].copy()
+    train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state)
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_weights(digits, tmp_path, monkeypatch):
+    full = train(TINY, *digits, cache_dir=tmp_path / "full", progress=False)
+    real, calls = tr._train_epoch, []
+
+    def interrupted_in_epoch_2(state, *args, **kwargs):
+        calls.append(state.epoch)
+        if state.epoch == 1:
+            raise KeyboardInterrupt  # Ctrl-C / kernel restart in the middle of epoch 2
+        return real(state, *args, **kwargs)
+
+    monkeypatch.setattr(tr, "_train_epoch", interrupted_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(TINY, *digits, cache_dir=tmp_path / "cut", progress=False)
+    assert calls == [0, 1]
+    monkeypatch.setattr(tr, "_train_epoch", real)
+    resumed = train(TINY, *digits, cache_dir=tmp_path / "cut", progress=False)
+    assert resumed.epochs_trained == 2 and not resumed.cached
+    assert same_weights(resumed.model, full.model)
+    drop = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
+    assert drop(resumed.history) == drop(full.history)
+
+
+def test_second_call_hits_the_cache_without_training(digits, tmp_path, epochs_run):
+    first = train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    assert epochs_run == [0, 1, 2]
+    second = train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    assert epochs_run == [0, 1, 2]  # no epoch ran
+    assert second.cached and second.epochs_trained == 0 and second.key == first.key
+    assert same_weights(second.model, first.model) and second.history == first.history
+    assert not second.model.training
+
+
+def test_the_key_changes_with_config_data_and_version(digits, monkeypatch):
+    key = cache_key(TINY, *digits)
+    assert cache_key({**TINY, "seed": 1}, *digits) != key
+    assert cache_key(TINY, digits[0].images[:-1], digits[1]) != key
+    changed = digits[0].images.clone()
+    changed[0, 0, 0, 0] += 0.5
+    assert cache_key(TINY, changed, digits[1]) != key
+    assert cache_key(TINY, digits[0]) != key  # no validation set
+    assert cache_key(TINY, digits[0].images.numpy(), digits[1]) == key  # same data, other container
+    monkeypatch.setattr(checkpoint, "__version__", "999")
+    assert cache_key(TINY, *digits) != key
+
+
+def test_force_retrains(digits, tmp_path, epochs_run):
+    first = train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    again = train(TINY, *digits, cache_dir=tmp_path, force=True, progress=False)
+    assert epochs_run == [0, 1, 2, 0, 1, 2]
+    assert not again.cached and again.epochs_trained == 3 and same_weights(again.model, first.model)
+
+
+def test_truncated_checkpoint_is_a_clear_error_and_kept(digits, tmp_path, epochs_run):
+    path = train(TINY, *digits, cache_dir=tmp_path, progress=False).path / tr.CHECKPOINT
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"checkpoint\.pt cannot be read .*truncated or corrupt.*force=True"):
+        train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    assert path.read_bytes() == data[: len(data) // 2] and epochs_run == [0, 1, 2]  # not retrained over
+    with pytest.raises(CheckpointError, match=str(path)):
+        load_model(path)
+    fixed = train(TINY, *digits, cache_dir=tmp_path, force=True, progress=False)
+    assert fixed.epochs_trained == 3 and path.stat().st_size == len(data)
+
+
+def test_checkpoint_of_another_run_is_a_clear_error(digits, tmp_path, epochs_run):
+    other = train({**TINY, "seed": 7}, *digits, cache_dir=tmp_path, progress=False)
+    folder = tmp_path / "models" / cache_key(TINY, *digits)
+    folder.mkdir(parents=True)
+    shutil.copy(other.path / tr.CHECKPOINT, folder / tr.CHECKPOINT)
+    with pytest.raises(CheckpointError, match=r"belongs to a different run.*delete it, or pass force=True"):
+        train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    assert (folder / tr.CHECKPOINT).read_bytes() == (other.path / tr.CHECKPOINT).read_bytes()
+    assert epochs_run == [0, 1, 2]
+
+
+def test_checkpoint_with_wrong_architecture_keys_is_a_clear_error(digits, tmp_path):
+    result = train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    path = result.path / tr.CHECKPOINT
+    payload = torch.load(path, weights_only=True)
+    payload["model"] = {"encoder.0.weight": torch.zeros(3), **{k: v for k, v in payload["model"].items()
+                                                              if not k.startswith("decoder.")}}
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=r"does not fit the mnist_conv model.*Missing key.*decoder"):
+        train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    assert path.exists()
+
+
+def test_not_a_checkpoint(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(CheckpointError, match=r"is not a vaeinfo checkpoint"):
+        load_model(path)
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint at 'mlp-0123'"):
+        load_model("mlp-0123", cache_dir=tmp_path)
+
+
+def test_load_model_by_key_folder_or_file(digits, tmp_path):
+    result = train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    for ref in (result.key, result.path, result.path / tr.CHECKPOINT):
+        model = load_model(ref, cache_dir=tmp_path)
+        assert same_weights(model, result.model) and not model.training and model.config == result.config["model"]
+
+
+def test_cache_dir_from_environment(digits, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEINFO_CACHE", str(tmp_path / "from-env"))
+    assert resolve_cache_dir() == tmp_path / "from-env"
+    assert resolve_cache_dir(tmp_path / "arg") == tmp_path / "arg"
+    result = train(TINY, *digits, progress=False)
+    assert result.path.parent == tmp_path / "from-env" / "models"
+    assert load_model(result.key) is not None
+
+
+def test_nan_is_detected_with_the_step_and_a_fix(digits, tmp_path):
+    config = {**TINY, "optimizer": {"name": "adam", "lr": 10.0}}
+    with pytest.raises(TrainingDivergedError, match=r"loss is nan at epoch 1, step \d+/6 .*lower the learning rate "
+                                                    r"\(now 10\) or beta"):
+        train(config, *digits, cache_dir=tmp_path, progress=False)
+
+
+def test_capacity_objective_and_bernoulli_likelihood_train(digits, tmp_path):
+    config = {**TINY, "model": {**TINY["model"], "likelihood": "bernoulli"},
+              "objective": {"name": "capacity", "gamma": 10, "capacity_max": 4, "capacity_epochs": 2}}
+    result = train(config, *digits, cache_dir=tmp_path, progress=False)
+    assert [h["capacity"] for h in result.history] == [2.0, 4.0, 4.0]
+    for h in result.history:
+        assert h["val_loss"] == pytest.approx(h["val_recon"] + 10 * abs(h["val_kl"] - h["capacity"]), rel=1e-6)
+
+
+def test_encode_matches_the_model_in_any_batch_size(digits, tmp_path):
+    model = train(TINY, *digits, cache_dir=tmp_path, progress=False).model
+    mu, logvar = encode(model, digits[1], batch_size=1000)
+    assert mu.shape == logvar.shape == (100, 4) and mu.dtype == np.float64
+    with torch.no_grad():
+        ref_mu, ref_logvar = model.encode(digits[1].images)
+    np.testing.assert_allclose(mu, ref_mu.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logvar, ref_logvar.numpy(), rtol=1e-5, atol=1e-6)
+    mu7, _ = encode(model, digits[1].images.numpy(), batch_size=7, dtype=np.float32)
+    assert mu7.dtype == np.float32
+    np.testing.assert_allclose(mu7, mu, rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_is_deterministic(digits, tmp_path):
+    model = train(TINY, *digits, cache_dir=tmp_path, progress=False).model
+    a = tr.evaluate(model, digits[1], {"beta": 2.0}, seed=3)
+    assert a == tr.evaluate(model, digits[1], {"beta": 2.0}, seed=3)
+    assert a["loss"] == pytest.approx(a["recon"] + 2.0 * a["kl"]) and len(a["kl_per_factor"]) == 4
+
+
+@pytest.mark.parametrize("config, match", [
+    ({**TINY, "epoch": 3}, r"unknown training config key\(s\) \['epoch'\]; valid keys"),
+    ({**TINY, "optimizer": {"name": "sgd"}}, r"optimizer must be .*'adam'"),
+    ({**TINY, "batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+    ({**TINY, "epochs": 2.5}, r"epochs must be an integer >= 1, got 2.5"),
+    ({**TINY, "seed": None}, r"seed must be an integer >= 0, got None"),
+    ({**TINY, "model": {"architecture": "vgg"}}, r"unknown architecture 'vgg'; choose one of"),
+    ({"epochs": 3}, r"a training config is a dict with a 'model' entry"),
+])
+def test_bad_configs(config, match, digits, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        train(config, *digits, cache_dir=tmp_path, progress=False)
+
+
+def test_bad_data(digits, tmp_path):
+    with pytest.raises(ValueError, match=r"data must be a non-empty batch of shape \(n, 1, 8, 8\) for the mnist_conv"):
+        train(TINY, torch.rand(10, 1, 28, 28), cache_dir=tmp_path, progress=False)
+    nan = digits[0].images.clone()
+    nan[3, 0, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"data contains NaN or inf"):
+        train(TINY, nan, cache_dir=tmp_path, progress=False)
+    with pytest.raises(TypeError, match=r"images must be floating point.*or uint8 pixels 0-255; got torch.int64"):
+        train(TINY, (digits[0].images * 255).to(torch.int64), cache_dir=tmp_path, progress=False)
+    assert not (tmp_path / "models").exists()
+
+
+def test_uint8_images_train_the_same_weights_as_their_float_conversion(digits, tmp_path):
+    """uint8 pixels are scaled by 1/255 batch by batch: the same numbers as converting first, bitwise."""
+    pixels = [(d.images * 255).round().to(torch.uint8) for d in digits]
+    floats = [p.to(torch.float32) / 255 for p in pixels]
+    from_uint8 = train(TINY, *pixels, cache_dir=tmp_path, progress=False)
+    from_float = train(TINY, *floats, cache_dir=tmp_path, progress=False)
+    assert from_uint8.key != from_float.key  # the data fingerprint records the dtype
+    assert same_weights(from_uint8.model, from_float.model)
+    assert [h["val_loss"] for h in from_uint8.history] == [h["val_loss"] for h in from_float.history]
+    np.testing.assert_array_equal(encode(from_uint8.model, pixels[1])[0], encode(from_uint8.model, floats[1])[0])
+
+
+def test_progress_prints_one_summary_line_per_epoch(digits, tmp_path, capsys):
+    train(TINY, *digits, cache_dir=tmp_path)
+    err = capsys.readouterr().err
+    assert [line.split("  ")[0] for line in err.replace("\r", "\n").splitlines() if line.startswith("epoch ")] == \
+        ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    train(TINY, *digits, cache_dir=tmp_path)
+    assert "reusing the trained model" in capsys.readouterr().err
+
+
+def test_threads_are_capped_but_a_users_choice_is_kept(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(64)
+        assert tr.configure_threads() == 64  # the user said so
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+        assert tr.configure_threads() == min(64, tr.available_cpus())
+    finally:
+        torch.set_num_threads(before)

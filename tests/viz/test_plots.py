@@ -1,0 +1,67 @@
+"""vaeinfo.plots: figures are built from arrays, validated, and saved as PNG + PDF."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from matplotlib.colors import to_hex  # noqa: E402
+
+from vaeinfo.viz import plots  # noqa: E402
+
+
+def test_save_figure_writes_png_and_pdf(tmp_path):
+    fig = plots.image_grid(np.random.default_rng(0).random((5, 1, 8, 8)), ncols=3)
+    png, pdf = plots.save_figure(fig, tmp_path / "sub" / "grid")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
+    assert len(fig.axes) == 6  # 2 rows x 3 columns, the last cell empty
+
+
+def test_pdf_is_reproducible(tmp_path):
+    fig = plots.curves(np.arange(3), {"a": np.arange(3)}, "x", "y")
+    first = plots.save_figure(fig, tmp_path / "a")[1].read_bytes()
+    second = plots.save_figure(fig, tmp_path / "b")[1].read_bytes()
+    assert first == second
+
+
+def test_curves_styles_replace_the_defaults_of_their_series_only():
+    fig = plots.curves(np.arange(3), {"a": np.arange(3), "b": np.ones(3)}, "x", "y",
+                       styles={"b": {"color": "k", "linestyle": ":", "marker": ""}})
+    a, b = fig.axes[0].get_lines()
+    assert (a.get_linestyle(), a.get_marker(), to_hex(a.get_color())) == ("-", "o", to_hex("C0"))
+    assert (b.get_linestyle(), b.get_marker(), to_hex(b.get_color())) == (":", "", "#000000")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b"]
+
+
+def test_mi_pulse_counts_the_influential_factors():
+    mi = np.array([0.0, 0.6, 0.49, 2.0])
+    fig = plots.mi_pulse(mi, variance=np.ones(4), threshold=0.5)
+    assert fig.axes[0].get_title(loc="left") == "2 of 4 factors carry ≥ 0.5 nats (red)"
+    assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("shape", [(4, 8, 8), (4, 2, 8, 8)])
+def test_image_grid_rejects_bad_shapes(shape):
+    with pytest.raises(ValueError, match=r"\(n, C, H, W\)"):
+        plots.image_grid(np.zeros(shape))
+
+
+def test_labelled_grid_checks_labels():
+    images = np.zeros((2, 3, 1, 4, 4))
+    fig = plots.labelled_grid(images, ["a", "b"], ["1", "2", "3"])
+    assert len(fig.axes) == 6
+    with pytest.raises(ValueError, match="need as many labels"):
+        plots.labelled_grid(images, ["a"], None)
+
+
+def test_heatmap_is_centred_and_checks_labels():
+    values = np.array([[0.5, 0.9, np.nan], [0.2, 0.5, 0.6]])
+    fig = plots.heatmap(values, ["z1", "z2"], ["a", "b", "c"], center=0.5, colorbar_label="AUC")
+    image = fig.axes[0].images[0]
+    assert image.get_clim() == pytest.approx((0.1, 0.9))  # symmetric about 0.5 by the largest distance, 0.4
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="row and column labels"):
+        plots.heatmap(values, ["z1"], ["a", "b", "c"])

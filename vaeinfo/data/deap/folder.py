@@ -1,0 +1,49 @@
+"""A whole DEAP folder: its subjects, and one subject's trials from whichever format it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import DataError
+from .format import (
+    PREPROCESSED_DIR,
+    RATINGS_CSV,
+    RAW_DIR,
+    DeapSource,
+    EEGTrials,
+    subject_of,
+)
+from .raw import load_raw
+from .release import load_preprocessed
+
+
+def available_subjects(source: DeapSource) -> list[int]:
+    """Subject numbers with a file in the folder: ``data_preprocessed_python/`` when it exists, else
+    ``data_original/`` (DataError when there is none)."""
+    folder, suffix = _folder_of(source)
+    subjects = sorted(subject_of(file) for file in folder.glob(f"s[0-9][0-9].{suffix}"))
+    if not subjects:
+        raise DataError(f"no s01.{suffix} .. s32.{suffix} files in {folder}. Fix: {source.fix()}.")
+    return subjects
+
+
+def load_subject(source: DeapSource, subject: int) -> EEGTrials:
+    """One subject's labelled trials: the preprocessed release when the folder has it (the normal case), else
+    the raw recording through :func:`load_raw` with ``metadata_csv/participant_ratings.csv`` for the labels and
+    the video order (DataError when that file is missing)."""
+    folder, suffix = _folder_of(source)
+    file = folder / f"s{int(subject):02d}.{suffix}"
+    if suffix == "dat":
+        return load_preprocessed(file)[0]
+    ratings = source.root / RATINGS_CSV
+    if not ratings.is_file():
+        raise DataError(f"{ratings} is missing: raw recordings need it for the ratings and the video order. Fix: "
+                        f"unzip DEAP's metadata_csv.zip into {source.root}.")
+    return load_raw(file, ratings)
+
+
+def _folder_of(source: DeapSource) -> tuple[Path, str]:
+    """The data folder to read and its file suffix: preprocessed first, raw otherwise."""
+    if (source.root / PREPROCESSED_DIR).is_dir():
+        return source.root / PREPROCESSED_DIR, "dat"
+    return source.root / RAW_DIR, "bdf"

@@ -1,0 +1,65 @@
+"""What the image notebooks share: one β-VAE trained (or reused from the cache) on a data set, with the
+encodings of its validation images and their per-factor MI.
+
+Every MNIST notebook (01-04, 07) calls :func:`vaeinfo.experiments.mnist.mnist_experiment` with the profile's
+parameters; the training cache (:mod:`vaeinfo.training.checkpoint`) makes the first notebook train and the others
+reuse the same model. Notebook 05 does the same on CelebA with :func:`vaeinfo.experiments.celeba.celeba_experiment`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data import ImageData
+from ..info.mi import factor_mi
+from ..training.encode import encode
+from ..training.train import TrainResult, train
+
+
+@dataclass
+class Experiment:
+    """A trained VAE with its data and validation encodings.
+
+    Attributes
+    ----------
+    train_data, validation : the images used (MNIST or the digits fallback; CelebA with its attributes).
+    run : the training result (model, history, cache key, whether it was cached).
+    mu, logvar : (n_validation, d) float64 encodings of the validation images.
+    mi : (d,) I(X; Z_h) in nats over the validation images (``grid`` estimator).
+    """
+
+    train_data: ImageData
+    validation: ImageData
+    run: TrainResult
+    mu: np.ndarray
+    logvar: np.ndarray
+    mi: np.ndarray
+
+
+def vae_config(image_shape: tuple[int, ...], *, latent_dim: int, beta: float, epochs: int, seed: int,
+               init_sigma: float) -> dict:
+    """Training config of a β-VAE with a Gaussian decoder (learned scalar σ), Adam 1e-3, batch 100.
+
+    The architecture follows the image shape: ``mnist_conv`` for 28x28 (the paper's MNIST model), ``conv64``
+    for 64x64 (CelebA), ``mlp`` otherwise (the 8x8 digits fallback).
+    """
+    architecture = {(28, 28): "mnist_conv", (64, 64): "conv64"}.get(tuple(image_shape[-2:]), "mlp")
+    return {
+        "model": {"architecture": architecture, "input_shape": list(image_shape), "latent_dim": latent_dim,
+                  "likelihood": "gaussian", "init_log_sigma": math.log(init_sigma)},
+        "objective": {"name": "beta_vae", "beta": beta},
+        "optimizer": {"name": "adam", "lr": 1e-3},
+        "batch_size": 100,
+        "epochs": epochs,
+        "seed": seed,
+    }
+
+
+def trained_experiment(data: ImageData, validation: ImageData, config: dict, cache_dir) -> Experiment:
+    """Train (or reuse) the VAE of ``config`` on ``data``, then encode ``validation`` and estimate its MI."""
+    run = train(config, data, validation, cache_dir=cache_dir)
+    mu, logvar = encode(run.model, validation)
+    return Experiment(data, validation, run, mu, logvar, factor_mi(mu, logvar))

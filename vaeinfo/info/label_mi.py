@@ -1,0 +1,102 @@
+"""How much each factor tells about a discrete label, and the controls that make it a finding.
+
+- :func:`label_mi`: I(Z_h; Y) between each factor and a label, in nats, from the encoder posteriors (exact for the
+  empirical mixture, through :func:`vaeinfo.info.mi.factor_mi`);
+- :func:`label_mi_null`: its distribution under labels shuffled by whole trials within each subject
+  (:func:`shuffled_trial_labels`), and :func:`relevant_factors` the factors above it;
+- :func:`trial_index`, :func:`per_trial`: rows grouped by (subject, trial).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .mi import as_posterior, factor_mi
+
+
+def label_mi(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray, method: str = "grid") -> np.ndarray:
+    """I(Z_h; Y) between each factor and a discrete label, in nats, under the empirical distribution.
+
+    With q(z_h) = (1/N) sum_i N(mu_ih, sigma_ih^2) and q(z_h | y) the same mixture over the examples with
+    label y, I(Z_h; Y) = H(q(z_h)) - sum_y p(y) H(q(z_h | y)). Since Y is a function of X, this equals
+    I(X; Z_h) - sum_y p(y) I(X; Z_h | Y = y) (chain rule), computed with :func:`vaeinfo.info.mi.factor_mi`.
+    0 <= I(Z_h; Y) <= H(Y) (log 2 = 0.693 nats for balanced binary labels), up to the estimator's error
+    (about 1e-3 nats per term for ``grid``).
+
+    Parameters
+    ----------
+    mu, logvar : (N, d) encoder means and log-variances.
+    y : (N,) labels of any hashable dtype (e.g. bool high/low); each class needs at least one example.
+    method : factor_mi's estimator.
+
+    Returns
+    -------
+    (d,) float64, nats.
+    """
+    mu, logvar = as_posterior(mu, logvar)
+    y = np.asarray(y)
+    if y.shape != (len(mu),):
+        raise ValueError(f"y must hold one label per row of mu, shape ({len(mu)},), got {y.shape}")
+    classes, counts = np.unique(y, return_counts=True)
+    within = sum(count / len(y) * factor_mi(mu[y == c], logvar[y == c], method) for c, count in zip(classes, counts))
+    return factor_mi(mu, logvar, method) - within
+
+
+def trial_index(subject: np.ndarray, trial: np.ndarray) -> np.ndarray:
+    """Index (n_rows,) of each row's (subject, trial) pair among the sorted distinct pairs."""
+    pairs = np.stack([np.asarray(subject), np.asarray(trial)], axis=1)
+    return np.unique(pairs, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def per_trial(values: np.ndarray, subject: np.ndarray, trial: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` (n_rows, ...) over the rows of each trial -> (n_trials, ...), trials sorted by
+    (subject, trial)."""
+    index = trial_index(subject, trial)
+    values = np.asarray(values, dtype=np.float64)
+    sums = np.zeros((index.max() + 1, *values.shape[1:]))
+    np.add.at(sums, index, values)
+    return sums / np.bincount(index).reshape(-1, *([1] * (values.ndim - 1)))
+
+
+def shuffled_trial_labels(y: np.ndarray, subject: np.ndarray, trial: np.ndarray,
+                          rng: np.random.Generator) -> np.ndarray:
+    """Labels permuted by whole trials within each subject: every window of a trial gets the label of another
+    trial of the same subject (each subject keeps its class counts). y, subject, trial: (n_rows,).
+
+    Raises ValueError when a trial's windows do not share one label.
+    """
+    y = np.asarray(y)
+    index = trial_index(subject, trial)
+    first = np.unique(index, return_index=True)[1]
+    trial_label, trial_subject = y[first], np.asarray(subject)[first]
+    if not np.array_equal(trial_label[index], y):
+        raise ValueError("the windows of a trial have different labels; shuffle labels that are per trial")
+    shuffled = trial_label.copy()
+    for s in np.unique(trial_subject):
+        rows = np.flatnonzero(trial_subject == s)
+        shuffled[rows] = trial_label[rng.permutation(rows)]
+    return shuffled[index]
+
+
+def label_mi_null(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray, subject: np.ndarray, trial: np.ndarray,
+                  n_permutations: int, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """:func:`label_mi` under ``n_permutations`` label shuffles (:func:`shuffled_trial_labels`), (n_permutations, d)
+    nats: what I(Z_h; Y) looks like when the factors carry no label information."""
+    rng = np.random.default_rng(seed)
+    return np.stack([label_mi(mu, logvar, shuffled_trial_labels(y, subject, trial, rng))
+                     for _ in range(n_permutations)])
+
+
+def relevant_factors(mi_label: np.ndarray, null: np.ndarray, level: float = 0.05) -> tuple[np.ndarray, float]:
+    """Factors whose I(Z_h; Y) exceeds the (1 - level) quantile of the largest shuffled-label value over all
+    factors (a threshold controlling the family-wise error over the d factors).
+
+    mi_label : (d,) nats; null : (n_permutations, d) nats from :func:`label_mi_null`.
+    Returns the factor indices by decreasing I(Z_h; Y), and the threshold in nats.
+    """
+    mi_label, null = np.asarray(mi_label, dtype=np.float64), np.asarray(null, dtype=np.float64)
+    if null.ndim != 2 or null.shape[1] != len(mi_label) or len(null) == 0:
+        raise ValueError(f"null must be (n_permutations >= 1, {len(mi_label)}), got {null.shape}")
+    threshold = float(np.quantile(null.max(axis=1), 1 - level))
+    order = np.argsort(-mi_label, kind="stable")
+    return order[mi_label[order] > threshold], threshold

@@ -1,0 +1,66 @@
+"""Encoding a data set with a trained model, and the tensor helpers training shares with it."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from ..data import ImageData
+from ..io import available_cpus
+from ..models.contract import VAEModel
+
+
+def encode(model: VAEModel, data, *, batch_size: int = 256, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Encoder outputs for every example: (mu, logvar), numpy arrays (n, d) of ``dtype``.
+
+    Runs in batches under ``torch.inference_mode`` on the model's device; ``data`` is ImageData, a
+    tensor or an array (n, *input_shape). The model's train/eval mode is left as it was. Batches of a few
+    hundred keep the activations in the CPU caches (batches of 1,000 ran ~1.5-2x slower for mnist_conv
+    on a 2-core CPU).
+    """
+    x = as_images(data)
+    device = next(model.parameters()).device
+    configure_threads()
+    mu = np.empty((len(x), model.latent_dim), dtype=dtype)
+    logvar = np.empty_like(mu)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(x), batch_size):
+                m, lv = model.encode(to_unit(x[start:start + batch_size].to(device)))
+                mu[start:start + len(m)] = m.cpu().numpy()
+                logvar[start:start + len(m)] = lv.cpu().numpy()
+    finally:
+        model.train(was_training)
+    return mu, logvar
+
+
+def configure_threads() -> int:
+    """Cap torch's intra-op threads at :func:`available_cpus` (containers often report the host's cores).
+
+    Never raises the count, and leaves it alone when ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set
+    (the user's choice). Returns the thread count in use.
+    """
+    if not any(os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        n = available_cpus()
+        if torch.get_num_threads() > n:
+            torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+
+def as_images(data) -> torch.Tensor:
+    """The images of ImageData, or a tensor/array: float32 (no copy when already one), or uint8 kept as it is."""
+    x = data.images if isinstance(data, ImageData) else torch.as_tensor(data)
+    if x.dtype == torch.uint8:
+        return x
+    if not x.is_floating_point():
+        raise TypeError(f"images must be floating point with values in [0, 1], or uint8 pixels 0-255; got {x.dtype}")
+    return x.to(torch.float32)
+
+
+def to_unit(batch: torch.Tensor) -> torch.Tensor:
+    """A batch as float32 in [0, 1]: uint8 pixels divided by 255 (a new tensor), float32 returned as it is."""
+    return batch.to(torch.float32).div_(255.0) if batch.dtype == torch.uint8 else batch

@@ -1,0 +1,1 @@
+"""Pictures: static figures (:mod:`.plots`) and live ipywidgets (:mod:`.widgets`)."""
