@@ -109,7 +109,7 @@ def test_failing_notebook_is_reported_with_its_paths(tmp_path):
 
 def test_readme_results_table_is_regenerated_between_markers(tmp_path):
     from vaeinfo.io import atomic_write_json
-    from vaeinfo.reproduce import README_BEGIN, README_END, update_readme
+    from vaeinfo.results import README_BEGIN, README_END, update_readme
 
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{README_BEGIN}\nold table\n{README_END}\nafter\n")

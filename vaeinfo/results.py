@@ -3,15 +3,19 @@
 Every notebook writes ``<out_dir>/results/<NN>_<name>.json`` through :func:`save_results`; it records
 the profile, seed, data sources and package versions beside the numbers, and a one-line ``summary``
 that ``reproduce.sh`` prints in its closing table. :func:`update_readme` regenerates the README's results
-table from those files.
+table from those files. :func:`markdown_table`, :func:`csv_table` and :func:`save_table` lay out and write the
+tables a notebook prints beside its figures (``results/<NN>_<name>.md`` / ``.csv``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import platform
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import __version__
 from .data import DataSource
@@ -56,15 +60,52 @@ def save_results(
     return atomic_write_json(Path(out_dir) / "results" / f"{name}.json", record)
 
 
+def markdown_table(header: Sequence[Any], rows: Iterable[Sequence[Any]], separator: str = "---:") -> str:
+    r"""A markdown table: ``| a | b |`` lines for the header and each row, joined by newlines (none at the end).
+
+    Cells are written with ``str`` (format numbers before); ``separator`` is the cell of the line under the header
+    for every column (``"---:"`` right-aligns, ``"---"`` leaves the alignment to the viewer). Example::
+
+        markdown_table(["k", "acc."], [[1, "0.50"]]) == "| k | acc. |\n|---:|---:|\n| 1 | 0.50 |"
+    """
+    lines = [_markdown_row(header), "|" + f"{separator}|" * len(header)]
+    return "\n".join(lines + [_markdown_row(row) for row in rows])
+
+
+def _markdown_row(cells: Sequence[Any]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def csv_table(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
+    r"""The same table as CSV text: comma-separated, ``\n`` after every line, cells quoted only when they must be."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def save_table(stem: str | Path, markdown: str, csv_text: str | None = None) -> list[Path]:
+    """Write ``<stem>.md`` (``markdown`` plus a newline) and, given ``csv_text``, ``<stem>.csv``, atomically.
+
+    ``markdown`` is e.g. :func:`markdown_table` (with any text above it); ``csv_text`` e.g. :func:`csv_table`.
+    Returns the paths written.
+    """
+    paths = [atomic_write_text(f"{stem}.md", markdown + "\n")]
+    if csv_text is not None:
+        paths.append(atomic_write_text(f"{stem}.csv", csv_text))
+    return paths
+
+
 def results_table(results_dir: Path) -> str:
     """A markdown table of every ``results/*.json``: notebook, key result, profile, data."""
-    rows = ["| notebook | result | profile | data |", "|---|---|---|---|"]
+    rows = []
     for path in sorted(results_dir.glob("[0-9][0-9]_*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         data = sorted({f"{d['name']}{' (fallback)' if d.get('fallback') else ''}" for d in record.get("data", [])})
-        rows.append(f"| [{record['name']}](figures/executed/{record['name']}.ipynb) | {record.get('summary', '-')} "
-                    f"| {record.get('profile', '-')} | {', '.join(data) or '-'} |")
-    return "\n".join(rows)
+        rows.append([f"[{record['name']}](figures/executed/{record['name']}.ipynb)", record.get("summary", "-"),
+                     record.get("profile", "-"), ", ".join(data) or "-"])
+    return markdown_table(["notebook", "result", "profile", "data"], rows, separator="---")
 
 
 def update_readme(readme: Path, results_dir: Path) -> None:

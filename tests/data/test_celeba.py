@@ -1,4 +1,4 @@
-"""vaeinfo.celeba: the shared real CelebA subset, bad inputs, the decode cache, the crop geometry."""
+"""vaeinfo.data.celeba: the shared real CelebA subset, bad inputs, the decode cache, the crop geometry."""
 
 from __future__ import annotations
 

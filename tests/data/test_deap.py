@@ -1,4 +1,4 @@
-"""vaeinfo.bdf, vaeinfo.deap and vaeinfo.deap_synthetic: the BDF reader on real BioSemi files, the BDF writer,
+"""vaeinfo.data.deap (bdf, format, release, raw, features, synthetic): the BDF reader on real BioSemi files, the BDF writer,
 DEAP's two formats on synthetic files written in them, features with known answers, and recovery of the planted
 emotion signal."""
 

@@ -1,4 +1,4 @@
-"""vaeinfo.data: data-folder resolution, real MNIST with the paper's split, the digits fallback, bad input."""
+"""vaeinfo.data and vaeinfo.data.mnist: data-folder resolution, real MNIST with the paper's split, the digits fallback, bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vaeinfo.data import DataError, resolve_data_dir
+from vaeinfo.data import SPLITS, DataError, resolve_data_dir
 from vaeinfo.data import mnist as data
 from vaeinfo.data.mnist import load_digits, load_mnist
 
@@ -55,7 +55,7 @@ def test_missing_data_dir_is_one_clear_error(tmp_path, monkeypatch, via_env):
 # ----------------------------------------------------------------------------- real MNIST
 @pytest.fixture(scope="module")
 def mnist(mnist_root):
-    return {split: load_mnist(split, mnist_root) for split in data.SPLITS}
+    return {split: load_mnist(split, mnist_root) for split in SPLITS}
 
 
 def test_mnist_split_sizes_dtype_and_range(mnist):
@@ -112,7 +112,7 @@ def test_digits_fallback_is_announced_once(tmp_path, capsys):
 
 
 def test_digits_split_is_disjoint_and_complete():
-    splits = {s: load_digits(s) for s in data.SPLITS}
+    splits = {s: load_digits(s) for s in SPLITS}
     assert {s: len(d) for s, d in splits.items()} == {"train": 1197, "validation": 300, "test": 300}
     rows = torch.cat([d.images.flatten(1) for d in splits.values()])
     assert rows.shape == (1797, 64)

@@ -1,4 +1,5 @@
-"""vaeinfo.classify: the probe learns separable classes, is seeded, and masking removes information."""
+"""vaeinfo.info.classify: the probe learns separable classes, is seeded, and masking removes information; the
+leave-subjects-out classifier against known answers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from vaeinfo.info.classify import accuracy, train_probe
+from vaeinfo.info.classify import (
+    accuracy,
+    leave_subjects_out_predict,
+    majority_accuracy,
+    topk_classification,
+    train_probe,
+)
 
 
 def blobs(n=600, d=6, seed=0):
@@ -40,3 +47,37 @@ def test_bad_inputs():
         train_probe(np.zeros((4, 2)), np.zeros(3, dtype=int))
     with pytest.raises(ValueError, match="NaN"):
         train_probe(np.full((4, 2), np.nan), np.zeros(4, dtype=int))
+
+
+# ----------------------------------------------------------------------------- leave-subjects-out classification
+def test_topk_classification_known_answers():
+    """Factor 0 carries the label (separable), factor 1 is independent noise: balanced accuracy 1.0 with it,
+    0.5 +- 0.06 (about 3 SDs for 1,200 rows) without it."""
+    rng = np.random.default_rng(3)
+    subject = np.repeat(np.arange(6), 200)
+    y = rng.random(1200) > 0.4
+    z = np.stack([np.where(y, 1.0, -1.0) + 0.1 * rng.standard_normal(1200), rng.standard_normal(1200)], axis=1)
+    scores = topk_classification(z, y, subject, np.array([0, 1]), [1, 2, 5])
+    assert scores["k"] == [1, 2, 2] and scores["balanced_accuracy"][:2] == [1.0, 1.0] and scores["accuracy"][0] == 1.0
+    noise = topk_classification(z, y, subject, np.array([1, 0]), [1])
+    assert abs(noise["balanced_accuracy"][0] - 0.5) < 0.06
+
+
+def test_classifier_never_sees_the_held_out_subject():
+    """Two subjects with opposite label mappings: a model fitted on one predicts the other exactly wrong, so the
+    leave-subjects-out balanced accuracy is 0 (any leak of the held-out subject would raise it)."""
+    z = np.array([[-1.0], [1.0], [-1.0], [1.0]] * 10)
+    subject = np.repeat([1, 2], 20)
+    y = np.where(subject == 1, z[:, 0] > 0, z[:, 0] < 0)
+    assert topk_classification(z, y, subject, np.array([0]), [1])["balanced_accuracy"] == [0.0]
+
+
+def test_k0_predicts_the_training_majority_and_chance_levels():
+    z, subject = np.zeros((6, 1)), np.array([1, 1, 1, 2, 2, 2])
+    y = np.array([True, True, False, False, False, True])
+    predicted = leave_subjects_out_predict(z[:, :0], y, subject)
+    np.testing.assert_array_equal(predicted, [False] * 3 + [True] * 3)  # each fold: the other subject's majority
+    assert majority_accuracy(y) == 0.5
+    assert majority_accuracy(np.array([1, 1, 0])) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="at least 2 subjects"):
+        leave_subjects_out_predict(z, y, np.ones(6))

@@ -1,4 +1,4 @@
-"""vaeinfo.influence: ranking, top-k masking and traversal codes, with exact expected values."""
+"""vaeinfo.info.influence: ranking, top-k masking and traversal codes, with exact expected values."""
 
 from __future__ import annotations
 
@@ -67,9 +67,8 @@ def test_traversal_latents_change_one_factor_per_row():
 
 
 def test_topk_reconstructions_keep_all_equals_decoding_and_keep_none_is_one_image():
-    from vaeinfo.influence import reconstruction_mse, topk_reconstructions
-
-    from vaeinfo.models import build_model
+    from vaeinfo.info.influence import reconstruction_mse, topk_reconstructions
+    from vaeinfo.models.architectures import build_model
 
     model = build_model({"architecture": "mlp", "input_shape": [1, 8, 8], "latent_dim": 4}, seed=0).eval()
     mu = np.random.default_rng(0).standard_normal((7, 4)).astype(np.float32)
@@ -88,3 +87,64 @@ def test_topk_reconstructions_keep_all_equals_decoding_and_keep_none_is_one_imag
     mse = reconstruction_mse(full, recs)
     assert mse.shape == (3,) and mse[0] == pytest.approx(0.0, abs=1e-12)  # batching changes float rounding only
     assert mse[2] == pytest.approx(float((prior - full).pow(2).mean()), rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- traversal images
+
+
+class _LinearNoMean(torch.nn.Module):
+    """A contract model without ``mean``: E[x|z] is ``decode(z)`` itself; one example is (2, 3)."""
+
+    latent_dim = 3
+
+    def __init__(self):
+        super().__init__()
+        self.config = {"input_shape": [2, 3]}
+        self.dec = torch.nn.Linear(3, 6)
+
+    def encode(self, x):
+        return x.flatten(1)[:, :3], x.flatten(1)[:, 3:6]
+
+    def decode(self, z):
+        return self.dec(z).reshape(len(z), 2, 3)
+
+
+def _models():
+    from vaeinfo.models.architectures import build_model
+
+    torch.manual_seed(0)
+    return [_LinearNoMean().eval(),
+            build_model({"architecture": "mlp", "input_shape": [1, 8, 8], "latent_dim": 4}, seed=0).eval()]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["no-mean", "mlp"])
+def test_traversal_images_decode_each_edited_code(which):
+    from vaeinfo.info.influence import traversal_images
+    from vaeinfo.models.contract import decode_mean, input_shape
+
+    model = _models()[which]
+    d = model.latent_dim
+    base = np.random.default_rng(1).standard_normal(d).astype(np.float32)
+    factors, values = np.array([2, 0]), np.array([-3.0, 0.0, 2.4])
+    images = traversal_images(model, base, factors, values)
+    assert images.shape == (2, 3, *input_shape(model)) and images.dtype == torch.float32
+    assert images.device.type == "cpu" and not images.is_inference() and not images.requires_grad
+    for r, h in enumerate(factors):
+        z = torch.from_numpy(np.tile(base, (len(values), 1)))
+        z[:, h] = torch.tensor(values, dtype=torch.float32)  # row r: factor h takes each value in turn
+        with torch.no_grad():
+            expected = decode_mean(model, z)
+        torch.testing.assert_close(images[r], expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(traversal_images(model, torch.from_numpy(base), factors, values), images,
+                               rtol=0, atol=0)  # a tensor base code gives the same images
+
+
+def test_prepend_column_puts_the_image_left_of_every_row():
+    from vaeinfo.info.influence import prepend_column
+
+    grid = torch.arange(2 * 3 * 1 * 2, dtype=torch.float32).reshape(2, 3, 1, 2)
+    image = torch.tensor([[-1.0, -2.0]])
+    out = prepend_column(grid, image)
+    assert out.shape == (2, 4, 1, 2)
+    assert out[:, 0].tolist() == [[[-1.0, -2.0]], [[-1.0, -2.0]]]
+    assert torch.equal(out[:, 1:], grid)

@@ -1,4 +1,4 @@
-"""Known-answer tests of the per-factor MI estimators (vaeinfo.mi); every tolerance is stated beside its assert.
+"""Known-answer tests of the per-factor MI estimators (vaeinfo.info.mi, through the vaeinfo.mi compatibility path); every tolerance is stated beside its assert.
 
 Independent reference: ``reference_mi`` integrates -q log q of the exact mixture density with scipy's adaptive
 ``quad`` on the intervals between the breakpoints mu_i + k sigma_i (|k| <= 14), to ~1e-10 nats.

@@ -1,4 +1,4 @@
-"""vaeinfo.models: the contract of every architecture, the paper's layer sizes, likelihoods, bad inputs."""
+"""vaeinfo.models.architectures: the contract of every architecture, the paper's layer sizes, likelihoods, bad inputs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""vaeinfo.objectives: analytic KL vs Monte Carlo, the schedules' known values, the loss formulas."""
+"""vaeinfo.models.objectives: analytic KL vs Monte Carlo, the schedules' known values, the loss formulas."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from vaeinfo.data.mnist import load_digits, load_mnist
-from vaeinfo.io import resolve_cache_dir
+from vaeinfo.io import available_cpus, resolve_cache_dir
 from vaeinfo.training import checkpoint
 from vaeinfo.training import train as tr
 from vaeinfo.training.checkpoint import CheckpointError, cache_key, load_model
@@ -133,6 +133,20 @@ def test_second_call_hits_the_cache_without_training(digits, tmp_path, epochs_ru
     assert second.cached and second.epochs_trained == 0 and second.key == first.key
     assert same_weights(second.model, first.model) and second.history == first.history
     assert not second.model.training
+
+
+@pytest.mark.parametrize("config, data, validation, key", [
+    ({"model": {"architecture": "mlp", "input_shape": [1, 8, 8], "latent_dim": 2, "hidden": [8]}},
+     torch.zeros((10, 1, 8, 8)), None, "mlp-3a046a8d57ae10c0bcec"),
+    ({"model": {"architecture": "mnist_conv"}, "epochs": 2},
+     torch.zeros((4, 1, 28, 28)), torch.zeros((2, 1, 28, 28)), "mnist_conv-c8d1923a7475bd9a2b7f"),
+    ({"model": {"architecture": "mnist_conv"}},
+     torch.zeros((4, 1, 28, 28), dtype=torch.uint8), None, "mnist_conv-380fe45c7dbf11a89c78"),
+])
+def test_builtin_keys_are_pinned(config, data, validation, key, monkeypatch):
+    """The keys of built-in runs (vaeinfo 0.1.0) are recorded in the committed results: they must never change."""
+    monkeypatch.setattr(checkpoint, "__version__", "0.1.0")
+    assert cache_key(config, data, validation) == key
 
 
 def test_the_key_changes_with_config_data_and_version(digits, monkeypatch):
@@ -307,6 +321,6 @@ def test_threads_are_capped_but_a_users_choice_is_kept(monkeypatch):
         assert tr.configure_threads() == 64  # the user said so
         monkeypatch.delenv("OMP_NUM_THREADS")
         monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-        assert tr.configure_threads() == min(64, tr.available_cpus())
+        assert tr.configure_threads() == min(64, available_cpus())
     finally:
         torch.set_num_threads(before)

@@ -146,10 +146,9 @@ def _same_bottom_row(pixels: np.ndarray) -> bool:
 
 def _python_view(folder: Path, mnist_root: Path):
     """The notebook's traversal widget rebuilt in this process from its checkpoint and results (debounce 0)."""
-    from vaeinfo.train import load_model
-    from vaeinfo.widgets import traversal
-
     from vaeinfo.data import load_mnist
+    from vaeinfo.training.checkpoint import load_model
+    from vaeinfo.viz.widgets import traversal
 
     record = json.loads((folder / "out" / "results" / "07_live_traversal.json").read_text())["results"]
     smoke = yaml.safe_load((REPO / "params" / "smoke.yaml").read_text())

@@ -1,4 +1,4 @@
-"""vaeinfo.plots: figures are built from arrays, validated, and saved as PNG + PDF."""
+"""vaeinfo.viz.plots: figures are built from arrays, validated, and saved as PNG + PDF."""
 
 from __future__ import annotations
 

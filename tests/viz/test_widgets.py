@@ -253,3 +253,38 @@ def test_png_bytes_checks_its_input():
     with pytest.raises(ValueError, match="one .C, H, W. image"):
         png_bytes(np.zeros((2, 4, 4)))
     assert png_pixels(png_bytes(np.array([[[-1.0, 0.5], [2.0, 1.0]]]), 3), 3).tolist() == [[[0, 128 / 255], [1, 1]]]
+
+
+# ----------------------------------------------------------------------------- static grids and timing
+
+
+def test_update_ms_renders_the_view_repeats_times_and_returns_a_positive_median(model, images, mi):
+    from vaeinfo.viz.widgets import update_ms
+
+    view = topk_generation(model, images, mi, k=3, debounce=0)
+    before, array = view.renders, view.array.copy()
+    ms = update_ms(view, repeats=5)
+    assert view.renders == before + 5
+    assert isinstance(ms, float) and 0 < ms < 60_000
+    np.testing.assert_array_equal(view.array, array)  # rendering again shows the same images
+    with pytest.raises(ValueError, match="repeats must be a positive integer"):
+        update_ms(view, repeats=0)
+
+
+def test_save_grids_writes_the_pngs_and_returns_the_numbers_behind_them(model, images, mi, tmp_path):
+    from vaeinfo.viz.widgets import save_grids
+
+    trav, topk = traversal(model, images, mi, debounce=0), topk_generation(model, images[:3], mi, debounce=0)
+    values, ks = np.array([-1.0, 0.0, 2.0]), [10_000, 2, 0]
+    sliders = [s.value for s in trav.sliders]
+    numbers = save_grids((trav, topk), mi, tmp_path / "out", "07_test", values=values, ks=ks, repeats=2)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "07_test_topk.pdf", "07_test_topk.png", "07_test_traversal.pdf", "07_test_traversal.png"]
+    for stem in ("07_test_topk", "07_test_traversal"):
+        assert (tmp_path / "out" / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert numbers["factors"].tolist() == trav.factors.tolist()
+    np.testing.assert_array_equal(numbers["factor_mi_nats"], mi[trav.factors])
+    np.testing.assert_array_equal(numbers["values"], values)
+    assert numbers["k"] == [model.latent_dim, 2, 0]  # capped at d
+    assert set(numbers["render_ms"]) == {"traversal", "topk"} and min(numbers["render_ms"].values()) > 0
+    assert [s.value for s in trav.sliders] == sliders and topk.k.value == model.latent_dim  # sliders restored

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..models.contract import check_model, decode_mean, device_of, input_shape
+
 PAPER_THRESHOLD = 0.5  # nats
 PAPER_K = (128, 24, 12, 8, 6, 4, 3, 2, 1, 0)
 PAPER_PERCENT = (100, 50, 10, 7, 5, 4, 3, 2, 1, 0)
@@ -77,7 +79,7 @@ def topk_reconstructions(model, mu: np.ndarray, order: np.ndarray, ks: tuple[int
 
     Parameters
     ----------
-    model : a VAE with ``decode(z)``, ``mean(params)`` and ``input_shape`` (see :mod:`vaeinfo.models`).
+    model : any model of the contract (:mod:`vaeinfo.models.contract`).
     mu : (n, d) encoder means.
     order : (d,) factor indices by decreasing influence (e.g. ``rank_factors(mi)``).
     ks : numbers of factors kept; the rest are set to the prior mean 0.
@@ -86,14 +88,15 @@ def topk_reconstructions(model, mu: np.ndarray, order: np.ndarray, ks: tuple[int
     -------
     (len(ks), n, *input_shape) float32 tensor on the CPU.
     """
+    check_model(model)
     z = torch.as_tensor(np.asarray(mu), dtype=torch.float32)
-    device = next(model.parameters()).device
-    out = torch.empty(len(ks), len(z), *model.input_shape)
+    device = device_of(model)
+    out = torch.empty(len(ks), len(z), *input_shape(model))
     with torch.inference_mode():
         for i, k in enumerate(ks):
             kept = keep_top_k(z, order, min(k, z.shape[1]))
             for rows in torch.arange(len(z)).split(batch_size):
-                out[i, rows] = model.mean(model.decode(kept[rows].to(device))).float().cpu()
+                out[i, rows] = decode_mean(model, kept[rows].to(device)).float().cpu()
     return out
 
 
@@ -101,3 +104,27 @@ def reconstruction_mse(images: torch.Tensor, reconstructions: torch.Tensor) -> n
     """Mean squared error per pixel between (n, ...) images and (m, n, ...) reconstructions -> (m,)."""
     diff = reconstructions - images.unsqueeze(0)
     return diff.pow(2).flatten(2).mean(dim=2).mean(dim=1).double().numpy()
+
+
+def traversal_images(model, z_base: torch.Tensor | np.ndarray, factors: np.ndarray, values: np.ndarray) -> torch.Tensor:
+    """Decoded means E[x|z] of a traversal: (len(factors), len(values), *input_shape) float32 on the CPU.
+
+    Image [r, c] decodes ``z_base`` (d,) (e.g. a validation image's encoder mean) with factor ``factors[r]`` set to
+    ``values[c]`` (:func:`traversal_latents`); all codes are decoded in one batch under ``torch.inference_mode``
+    with :func:`vaeinfo.models.contract.decode_mean`, for any model of the contract. The result is an ordinary
+    tensor (not an inference tensor), free to modify or concatenate.
+    """
+    check_model(model)
+    z = traversal_latents(torch.as_tensor(z_base, dtype=torch.float32), factors, values)
+    with torch.inference_mode():
+        decoded = decode_mean(model, z.reshape(-1, z.shape[-1]).to(device_of(model)))
+    return decoded.float().cpu().reshape(*z.shape[:2], *input_shape(model)).clone()  # clone: a normal tensor
+
+
+def prepend_column(grid: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """``image`` (*shape) put in front of every row of ``grid`` (rows, cols, *shape): (rows, cols + 1, *shape).
+
+    E.g. the original image left of each traversal row of :func:`traversal_images`.
+    """
+    column = torch.as_tensor(image, dtype=grid.dtype).expand(len(grid), 1, *grid.shape[2:])
+    return torch.cat([column, grid], dim=1)

@@ -2,8 +2,8 @@
 
 Any object with these members works with :func:`vaeinfo.training.encode.encode`, :mod:`vaeinfo.info.influence`
 (top-k reconstructions, traversals) and :mod:`vaeinfo.viz.widgets`; :func:`vaeinfo.training.train.train` also
-needs ``log_likelihood`` and torch parameters to optimise. The models of :mod:`vaeinfo.models.architectures`
-satisfy it, and so does a hand-written ``torch.nn.Module`` such as::
+needs ``log_likelihood`` and a ``torch.nn.Module`` (parameters to optimise, a ``state_dict`` to checkpoint).
+The models of :mod:`vaeinfo.models.architectures` satisfy it, and so does a hand-written ``torch.nn.Module`` such as::
 
     class Tiny(nn.Module):
         latent_dim = 2
@@ -51,10 +51,13 @@ class VAEModel(Protocol):
 def check_model(model: Any, *, trainable: bool = False) -> VAEModel:
     """Return ``model`` if it satisfies the contract, else raise TypeError naming what it lacks.
 
-    ``trainable=True`` also asks for ``log_likelihood`` and ``parameters()`` (what training needs).
+    ``trainable=True`` also asks for ``log_likelihood`` and ``parameters()``, and for a ``torch.nn.Module``
+    (what training needs: it checkpoints the ``state_dict`` and moves the model to the training device).
     """
     needed = ["latent_dim", "config", "encode", "decode"] + (["log_likelihood", "parameters"] if trainable else [])
     missing = [name for name in needed if not hasattr(model, name)]
+    if not missing and trainable and not isinstance(model, torch.nn.Module):
+        missing = ["torch.nn.Module as a base class"]
     if not missing and not isinstance(model.config, dict):
         missing = ["config (a dict)"]
     if not missing and "input_shape" not in model.config:

@@ -2,7 +2,9 @@
 
 Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` > ``~/.cache/vaeinfo``),
 where the key hashes the normalised config, a fingerprint of the training and validation data (shape, dtype,
-BLAKE2b of the bytes) and ``vaeinfo.__version__``. ``checkpoint.pt`` holds the model and optimizer ``state_dict``,
+BLAKE2b of the bytes) and ``vaeinfo.__version__``; for a custom model of the contract
+(:mod:`vaeinfo.models.contract`) also a BLAKE2b of its initial ``state_dict`` (its class is in the config), so two
+different models never share a run. ``checkpoint.pt`` holds the model and optimizer ``state_dict``,
 the generators' states, the history and the config; it is replaced atomically and read with
 ``torch.load(..., weights_only=True)``. A checkpoint that cannot be read or does not match its run raises
 :class:`CheckpointError`. ``config.json`` beside it records the key's ingredients for humans.
@@ -10,6 +12,7 @@ the generators' states, the history and the config; it is replaced atomically an
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -21,8 +24,9 @@ import torch
 
 from .. import __version__
 from ..io import atomic_open, resolve_cache_dir
-from ..models.architectures import VAE, build_model
-from .config import normalize_config
+from ..models.architectures import build_model
+from ..models.contract import VAEModel, check_model
+from .config import describe_model, normalize_config
 from .encode import as_images
 
 CHECKPOINT = "checkpoint.pt"
@@ -39,7 +43,7 @@ class CheckpointError(RuntimeError):
 class TrainState:
     """Everything that changes during training and goes into a checkpoint."""
 
-    model: VAE
+    model: VAEModel  # a torch.nn.Module
     optimizer: torch.optim.Optimizer
     order: torch.Generator  # data order, on the CPU
     noise: torch.Generator  # reparameterisation noise, on the training device
@@ -54,20 +58,41 @@ def data_fingerprint(data) -> dict:
     return {"shape": list(x.shape), "dtype": str(x.dtype).removeprefix("torch."), "blake2b": digest}
 
 
-def cache_key(config: dict, data, validation=None) -> str:
-    """The run's cache key, e.g. ``"mnist_conv-3f2a..."``: hash of config, data fingerprints and version."""
-    cfg = normalize_config(config)
-    return run_key(cfg, key_ingredients(cfg, data, validation))
+def weights_fingerprint(model: VAEModel) -> dict:
+    """Number of tensors and BLAKE2b digest of a model's ``state_dict`` (names, dtypes, shapes and bytes)."""
+    state = check_model(model, trainable=True).state_dict()
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in state.items():
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{str(t.dtype).removeprefix('torch.')}:{list(tensor.shape)};".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes())
+    return {"tensors": len(state), "blake2b": digest.hexdigest()}
 
 
-def key_ingredients(cfg: dict, data, validation) -> dict:
+def cache_key(config: dict, data, validation=None, *, model: VAEModel | None = None) -> str:
+    """The run's cache key, e.g. ``"mnist_conv-3f2a..."``: hash of config, data fingerprints and version.
+
+    ``model``: the custom model of ``train(..., model=model)`` (its class and initial weights enter the key).
+    """
+    cfg = normalize_config(config, model)
+    return run_key(cfg, key_ingredients(cfg, data, validation, model))
+
+
+def key_ingredients(cfg: dict, data, validation, model: VAEModel | None = None) -> dict:
+    """What the key hashes (and ``config.json`` records); ``weights`` only for a custom model."""
     fingerprint = None if validation is None else data_fingerprint(validation)
-    return {"config": cfg, "data": data_fingerprint(data), "validation": fingerprint, "vaeinfo": __version__}
+    ingredients = {"config": cfg, "data": data_fingerprint(data), "validation": fingerprint, "vaeinfo": __version__}
+    return ingredients if model is None else {**ingredients, "weights": weights_fingerprint(model)}
 
 
 def run_key(cfg: dict, ingredients: dict) -> str:
     text = json.dumps(ingredients, sort_keys=True, separators=(",", ":"))
-    return f"{cfg['model']['architecture']}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+    return f"{model_name(cfg['model'])}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+
+def model_name(model_cfg: dict) -> str:
+    """A model's name in keys and messages: its architecture, or the class name of a custom model."""
+    return model_cfg["custom"].rpartition(".")[2] if "custom" in model_cfg else model_cfg["architecture"]
 
 
 def save_checkpoint(path: Path, state: TrainState, key: str, cfg: dict) -> None:
@@ -100,22 +125,32 @@ def read_checkpoint(path: Path) -> dict:
     return payload
 
 
-def load_weights(model: VAE, payload: dict, path: Path) -> None:
+def load_weights(model: VAEModel, payload: dict, path: Path) -> None:
     """Copy the checkpoint's weights into ``model``; missing, extra or misshapen tensors are a CheckpointError."""
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as exc:
         detail = " ".join(str(exc).split())
-        raise CheckpointError(f"{path} does not fit the {model.config['architecture']} model of its config "
+        name = model_name(json.loads(payload["config"])["model"])
+        raise CheckpointError(f"{path} does not fit the {name} model of its config "
                               f"({detail[:500]}). Fix: delete it, or pass force=True to retrain.") from None
 
 
 def load_model(path_or_key: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
-               device: str | torch.device = "cpu") -> VAE:
-    """Load a trained VAE (eval mode) from a run folder, its ``checkpoint.pt``, or a cache key.
+               device: str | torch.device = "cpu", model: VAEModel | None = None) -> VAEModel:
+    """Load a trained model (eval mode) from a run folder, its ``checkpoint.pt``, or a cache key.
 
-    A key is looked up in ``<cache>/models/`` (see :func:`resolve_cache_dir`). A checkpoint of an
-    unfinished run loads with a warning. Raises FileNotFoundError or :class:`CheckpointError`.
+    A key is looked up in ``<cache>/models/`` (see :func:`resolve_cache_dir`). A run of a built-in
+    architecture is rebuilt from its config; a run of a custom model needs ``model``, a template of the
+    same class and config (``train``'s ``model=``): the weights are loaded into a deep copy of it, which is
+    returned (the template is not modified). A checkpoint of an unfinished run loads with a warning.
+
+    Raises
+    ------
+    FileNotFoundError, CheckpointError
+        No checkpoint there; an unreadable one, or weights that do not fit.
+    ValueError
+        A custom run without a template, a template that does not match the run, or a template for a built-in run.
     """
     path = Path(path_or_key).expanduser()
     if path.is_dir():
@@ -127,9 +162,25 @@ def load_model(path_or_key: str | os.PathLike, *, cache_dir: str | os.PathLike |
                                 f"or a cache key of a run in {resolve_cache_dir(cache_dir) / 'models'}")
     payload = read_checkpoint(path)
     cfg = json.loads(payload["config"])
-    model = build_model(cfg["model"])
+    model = _empty_model(cfg["model"], model, path)
     load_weights(model, payload, path)
     model = model.to(device)
     if payload["epoch"] < cfg["epochs"]:
         warnings.warn(f"{path} is from an unfinished run ({payload['epoch']}/{cfg['epochs']} epochs)", stacklevel=2)
     return model.eval()
+
+
+def _empty_model(model_cfg: dict, template: VAEModel | None, path: Path) -> VAEModel:
+    """The model to load a run's weights into: built from its config, or a deep copy of the template."""
+    if "custom" not in model_cfg:
+        if template is not None:
+            raise ValueError(f"{path} is a run of the built-in {model_cfg['architecture']} architecture: "
+                             f"load it without model=")
+        return build_model(model_cfg)
+    if template is None:
+        raise ValueError(f"{path} is a run of the custom model {model_cfg['custom']}: pass model=<an instance of "
+                         f"it with the same config> to load_model; its weights are loaded into a copy of it")
+    if describe_model(template) != model_cfg:
+        raise ValueError(f"model= does not match the run {path}: it is described by {describe_model(template)}, "
+                         f"the run by {model_cfg}")
+    return copy.deepcopy(check_model(template, trainable=True))

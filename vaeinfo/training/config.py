@@ -6,28 +6,40 @@
      "batch_size": 100, "epochs": 100, "seed": 0}
 
 Everything but ``model`` has the defaults shown (the paper's settings; beta defaults to 1).
+
+Training a model of one's own (any ``torch.nn.Module`` of the contract, :mod:`vaeinfo.models.contract`, passed
+as ``train(..., model=...)``): the ``model`` entry may then be omitted; it is the model's description
+(:func:`describe_model`), e.g. ``{"custom": "mypackage.nets.Tiny", "input_shape": [1, 4, 4]}``.
 """
 
 from __future__ import annotations
 
+import json
 import numbers
 
 from ..models.architectures import normalize_model_config
+from ..models.contract import VAEModel, check_model
 from ..models.objectives import normalize_objective_config
 
 OPTIMIZERS = ("adam",)
 _DEFAULTS = {"objective": {}, "optimizer": {"name": "adam", "lr": 1e-3}, "batch_size": 100, "epochs": 100, "seed": 0}
 
 
-def normalize_config(config: dict) -> dict:
+def normalize_config(config: dict, model: VAEModel | None = None) -> dict:
     """Check a training config and fill in defaults (module docstring); returns a new plain dict.
+
+    With a custom ``model`` the ``model`` entry becomes :func:`describe_model` of it; a ``model`` entry given
+    as well must equal that description (e.g. the ``config`` of an earlier run of the same model).
 
     Raises
     ------
     ValueError
-        Missing ``model``, unknown keys or optimizer (the valid ones are listed), non-positive sizes.
+        Missing ``model``, unknown keys or optimizer (the valid ones are listed), non-positive sizes, a
+        ``model`` entry that does not describe the custom model.
+    TypeError
+        A custom model that does not satisfy the contract, or whose ``config`` is not JSON-able.
     """
-    if not isinstance(config, dict) or "model" not in config:
+    if not isinstance(config, dict) or (model is None and "model" not in config):
         raise ValueError(f"a training config is a dict with a 'model' entry, got {config!r}")
     unknown = sorted(set(config) - {"model", *_DEFAULTS})
     if unknown:
@@ -37,7 +49,7 @@ def normalize_config(config: dict) -> dict:
     if optimizer["name"] not in OPTIMIZERS or set(optimizer) != {"name", "lr"}:
         raise ValueError(f"optimizer must be {{'name': one of {OPTIMIZERS}, 'lr': float}}, got {cfg['optimizer']!r}")
     out = {
-        "model": normalize_model_config(cfg["model"]),
+        "model": normalize_model_config(cfg["model"]) if model is None else _custom_entry(cfg, model),
         "objective": normalize_objective_config(cfg["objective"]),
         "optimizer": {"name": optimizer["name"], "lr": float(optimizer["lr"])},
     }
@@ -49,3 +61,21 @@ def normalize_config(config: dict) -> dict:
     if not out["optimizer"]["lr"] > 0:
         raise ValueError(f"the learning rate must be positive, got {out['optimizer']['lr']}")
     return out
+
+
+def describe_model(model: VAEModel) -> dict:
+    """The config entry of a custom model, as plain JSON: ``model.config`` with ``"custom": "<module>.<qualname>"``."""
+    cls = type(check_model(model))
+    try:
+        return json.loads(json.dumps({**model.config, "custom": f"{cls.__module__}.{cls.__qualname__}"}))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"the config of a {cls.__name__} model must be JSON-able ({exc})") from None
+
+
+def _custom_entry(cfg: dict, model: VAEModel) -> dict:
+    """The ``model`` entry for a custom model: its description, which a given entry must equal."""
+    description = describe_model(model)
+    if cfg.get("model", description) != description:
+        raise ValueError(f"with model=, the config's 'model' entry must be omitted or equal the model's description "
+                         f"{description}, got {cfg['model']!r}")
+    return description

@@ -1,41 +1,58 @@
-"""Encoding a data set with a trained model, and the tensor helpers training shares with it."""
+"""Encoding a data set with any model of the contract (:mod:`vaeinfo.models.contract`), and the tensor helpers
+training shares with it."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 
 from ..data import ImageData
 from ..io import available_cpus
-from ..models.contract import VAEModel
+from ..models.contract import VAEModel, check_model, device_of
 
 
 def encode(model: VAEModel, data, *, batch_size: int = 256, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Encoder outputs for every example: (mu, logvar), numpy arrays (n, d) of ``dtype``.
 
-    Runs in batches under ``torch.inference_mode`` on the model's device; ``data`` is ImageData, a
-    tensor or an array (n, *input_shape). The model's train/eval mode is left as it was. Batches of a few
-    hundred keep the activations in the CPU caches (batches of 1,000 ran ~1.5-2x slower for mnist_conv
-    on a 2-core CPU).
+    ``model`` is any model of the contract (checked with ``check_model``); ``data`` is ImageData, a tensor or
+    an array (n, *input_shape). Runs in batches under :func:`evaluating` on the model's device (``device_of``).
+    Batches of a few hundred keep the activations in the CPU caches (batches of 1,000 ran ~1.5-2x slower for
+    mnist_conv on a 2-core CPU).
     """
+    check_model(model)
     x = as_images(data)
-    device = next(model.parameters()).device
+    device = device_of(model)
     configure_threads()
     mu = np.empty((len(x), model.latent_dim), dtype=dtype)
     logvar = np.empty_like(mu)
-    was_training = model.training
-    model.eval()
+    with evaluating(model):
+        for start in range(0, len(x), batch_size):
+            m, lv = model.encode(to_unit(x[start:start + batch_size].to(device)))
+            mu[start:start + len(m)] = m.cpu().numpy()
+            logvar[start:start + len(m)] = lv.cpu().numpy()
+    return mu, logvar
+
+
+@contextmanager
+def evaluating(model: VAEModel) -> Iterator[None]:
+    """Inside the block: ``torch.inference_mode``, and a ``torch.nn.Module`` in eval mode.
+
+    The module's train/eval mode is restored afterwards; a model that is not a module is left alone.
+    """
+    module = model if isinstance(model, torch.nn.Module) else None
+    was_training = module is not None and module.training
+    if module is not None:
+        module.eval()
     try:
         with torch.inference_mode():
-            for start in range(0, len(x), batch_size):
-                m, lv = model.encode(to_unit(x[start:start + batch_size].to(device)))
-                mu[start:start + len(m)] = m.cpu().numpy()
-                logvar[start:start + len(m)] = lv.cpu().numpy()
+            yield
     finally:
-        model.train(was_training)
-    return mu, logvar
+        if module is not None:
+            module.train(was_training)
 
 
 def configure_threads() -> int:

@@ -9,18 +9,25 @@ A training config is a plain JSON-able dict::
 
 Everything but ``model`` has the defaults shown (the paper's settings; beta defaults to 1).
 
-Randomness. Three generators are derived from ``seed``: the initial weights, the data order (a fresh
-permutation per epoch) and the reparameterisation noise; validation uses a fourth, reseeded for each
-evaluation, so the validation loss of one set of weights is always the same number. The global torch and
+Custom models. ``train(config, data, model=m)`` trains any ``torch.nn.Module`` of the model contract
+(:mod:`vaeinfo.models.contract`, with ``log_likelihood``) instead of a built-in architecture: training starts from
+a deep copy of ``m`` (``m`` itself is never modified), the config's ``model`` entry may be omitted (it is ``m``'s
+description, :func:`vaeinfo.training.config.describe_model`), and the key also hashes ``m``'s initial weights.
+Resuming and reusing a run copy the checkpoint's weights into a fresh deep copy of ``m``;
+``load_model(key, model=m)`` loads a finished run the same way.
+
+Randomness. Three generators are derived from ``seed``: the initial weights (of a built-in model), the data
+order (a fresh permutation per epoch) and the reparameterisation noise; validation uses a fourth, reseeded for
+each evaluation, so the validation loss of one set of weights is always the same number. The global torch and
 numpy RNGs are neither used nor changed. On the CPU the same config and data give bitwise identical
 weights (with the same number of threads); CUDA kernels are not bitwise reproducible.
 
 Cache and resume. Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE``
 > ``~/.cache/vaeinfo``), where the key hashes the normalised config, a fingerprint of the training and
-validation data (shape, dtype, BLAKE2b of the bytes) and ``vaeinfo.__version__``. After every epoch
-``checkpoint.pt`` is replaced atomically; it holds the model and optimizer ``state_dict``, the generators'
-states, the history and the config, and is read with ``torch.load(..., weights_only=True)``. A finished
-run is reused without training; an interrupted one resumes from its last epoch and ends with exactly the
+validation data (shape, dtype, BLAKE2b of the bytes) and ``vaeinfo.__version__`` (and a custom model's initial
+weights). After every epoch ``checkpoint.pt`` is replaced atomically; it holds the model and optimizer
+``state_dict``, the generators' states, the history and the config, and is read with
+``torch.load(..., weights_only=True)``. A finished run is reused without training; an interrupted one resumes from its last epoch and ends with exactly the
 weights of an uninterrupted run. A checkpoint that cannot be read or does not match the run raises
 :class:`CheckpointError` and is left in place; ``force=True`` deletes it and trains from scratch.
 ``config.json`` beside it records the key's ingredients for humans.
@@ -28,6 +35,7 @@ weights of an uninterrupted run. A checkpoint that cannot be read or does not ma
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -41,7 +49,8 @@ import torch
 from tqdm import tqdm
 
 from ..io import atomic_write_json, resolve_cache_dir
-from ..models.architectures import VAE, build_model
+from ..models.architectures import build_model, reparameterize
+from ..models.contract import VAEModel, check_model, device_of, input_shape
 from ..models.objectives import (
     normalize_objective_config,
     objective_terms,
@@ -54,12 +63,13 @@ from .checkpoint import (
     TrainState,
     key_ingredients,
     load_weights,
+    model_name,
     read_checkpoint,
     run_key,
     save_checkpoint,
 )
 from .config import normalize_config
-from .encode import as_images, configure_threads, to_unit
+from .encode import as_images, configure_threads, evaluating, to_unit
 
 PROGRESS_INTERVAL_S = 30.0  # seconds between progress-bar refreshes: a few lines per epoch in papermill logs
 _SUMMED = ("loss", "recon", "kl", "neg_elbo")  # the scalar terms averaged over an epoch
@@ -75,17 +85,18 @@ class TrainResult:
 
     Attributes
     ----------
-    model : the trained VAE, in eval mode, on the training device.
+    model : the trained model, in eval mode, on the training device: a built-in VAE, or a trained deep copy of
+        ``train``'s ``model``.
     history : one dict per epoch: ``epoch``, ``seconds``, the schedule values, ``train_*`` and ``val_*``
         terms (loss, recon, kl, neg_elbo: batch means in nats) and ``val_kl_per_factor`` (list of d).
     config : the normalised training config.
-    key : the cache key; ``load_model(key)`` loads the model again.
+    key : the cache key; ``load_model(key)`` (``load_model(key, model=...)`` for a custom model) loads it again.
     path : the run folder holding ``checkpoint.pt`` and ``config.json``.
     cached : True when the finished run was loaded from the cache and no training step ran.
     epochs_trained : epochs trained by this call (0 when cached; fewer than ``epochs`` after a resume).
     """
 
-    model: VAE
+    model: VAEModel
     history: list[dict]
     config: dict
     key: str
@@ -97,17 +108,20 @@ class TrainResult:
 # ----------------------------------------------------------------------------- training
 
 
-def train(config: dict, data, validation=None, *, cache_dir: str | os.PathLike | None = None, force: bool = False,
-          device: str | torch.device | None = None, progress: bool = True) -> TrainResult:
-    """Train a VAE, or reuse the cached run with the same config, data and code version.
+def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
+          cache_dir: str | os.PathLike | None = None, force: bool = False, device: str | torch.device | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train a VAE, or reuse the cached run with the same config, data, initial model and code version.
 
     Parameters
     ----------
-    config : training config (module docstring).
+    config : training config (module docstring); its ``model`` entry may be omitted when ``model`` is given.
     data : training images: ImageData, or a tensor/array (n, *input_shape): float with values in [0, 1], or
         uint8 pixels 0-255, kept as uint8 in memory (4x less than float32) and divided by 255 batch by batch
         (the same numbers as converting first, so the same weights; the cache key differs).
     validation : validation images (same kinds), evaluated after every epoch; or None.
+    model : a custom model of the contract to train (a ``torch.nn.Module`` with ``log_likelihood``), or None for
+        the built-in architecture of ``config["model"]``. Training starts from a deep copy of it.
     cache_dir : cache folder (see :func:`resolve_cache_dir`).
     force : delete this run's checkpoint (corrupt or not) and train from scratch.
     device : ``"cuda"``/``"cpu"``/torch.device; default CUDA when available, else the CPU.
@@ -121,11 +135,16 @@ def train(config: dict, data, validation=None, *, cache_dir: str | os.PathLike |
         The loss became NaN/inf; the message names the step.
     ValueError
         Bad config, or data of the wrong shape or with NaN/inf values.
+    TypeError
+        ``model`` does not satisfy the contract for training; the message names what it lacks.
     """
-    cfg = normalize_config(config)
-    x = _checked_images(data, cfg, "data")
-    x_val = None if validation is None else _checked_images(validation, cfg, "validation")
-    ingredients = key_ingredients(cfg, x, x_val)
+    if model is not None:
+        check_model(model, trainable=True)
+    cfg = normalize_config(config, model)
+    shape, name = tuple(cfg["model"]["input_shape"]) if model is None else input_shape(model), model_name(cfg["model"])
+    x = _checked_images(data, shape, name, "data")
+    x_val = None if validation is None else _checked_images(validation, shape, name, "validation")
+    ingredients = key_ingredients(cfg, x, x_val, model)
     key = run_key(cfg, ingredients)
     folder = resolve_cache_dir(cache_dir) / "models" / key
     path = folder / CHECKPOINT
@@ -133,13 +152,13 @@ def train(config: dict, data, validation=None, *, cache_dir: str | os.PathLike |
     if force:
         path.unlink(missing_ok=True)
     if path.exists():
-        state = _resume(path, key, cfg, device)
+        state = _resume(path, key, cfg, device, model)
         if state.epoch >= cfg["epochs"]:
             _say(progress, f"vaeinfo: reusing the trained model in {folder} (pass force=True to retrain)")
             return TrainResult(state.model.eval(), state.history, cfg, key, folder, True, 0)
         _say(progress, f"vaeinfo: resuming {folder} after epoch {state.epoch}/{cfg['epochs']}")
     else:
-        state = _fresh(cfg, device)
+        state = _fresh(cfg, device, model)
         atomic_write_json(folder / CONFIG_JSON, {"key": key, **ingredients})
     configure_threads()
     first = state.epoch
@@ -191,40 +210,37 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
     return {**means, **schedule_values(cfg["objective"], state.epoch + 1)}
 
 
-def _batch_terms(model: VAE, x: torch.Tensor, objective: dict, t: float, noise: torch.Generator) -> dict:
-    """Objective terms of one batch: encode, sample z, decode, log-likelihood."""
-    params, mu, logvar = model(x, noise)
+def _batch_terms(model: VAEModel, x: torch.Tensor, objective: dict, t: float, noise: torch.Generator) -> dict:
+    """Objective terms of one batch: encode, sample z with ``noise``, decode, log-likelihood."""
+    mu, logvar = model.encode(x)
+    params = model.decode(reparameterize(mu, logvar, noise))
     return objective_terms(objective, model.log_likelihood(x, params), mu, logvar, t)
 
 
-def evaluate(model: VAE, data, objective: dict, *, t: float = math.inf, batch_size: int = 256,
+def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, batch_size: int = 256,
              seed: int = 0) -> dict:
-    """Mean objective terms over ``data`` without training, under ``torch.inference_mode``.
+    """Mean objective terms over ``data`` without training, under :func:`vaeinfo.training.encode.evaluating`.
 
+    ``model`` is a built-in VAE or any model of the contract with ``log_likelihood`` (a ``torch.nn.Module``).
     ``objective`` is an objective config, its schedules taken at progress ``t`` epochs (default: their
     end). z is sampled with a generator seeded by ``seed``, so the result is a deterministic function of
     the weights. Returns floats ``loss``, ``recon``, ``kl``, ``neg_elbo`` (nats per example), the schedule
     values, and ``kl_per_factor`` as a list of d floats.
     """
     objective = normalize_objective_config(objective)
-    device = next(model.parameters()).device
+    device = device_of(check_model(model, trainable=True))
     x = as_images(data)
     if len(x) == 0:
         raise ValueError("evaluate needs at least one example")
     noise = torch.Generator(device=device).manual_seed(seed)
     sums = torch.zeros(4, dtype=torch.float64, device=device)
     kl_sum = torch.zeros(model.latent_dim, dtype=torch.float64, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(x), batch_size):
-                batch = to_unit(x[start:start + batch_size].to(device))
-                terms = _batch_terms(model, batch, objective, t, noise)
-                sums += torch.stack([terms[k] for k in _SUMMED]) * len(batch)
-                kl_sum += terms["kl_per_factor"] * len(batch)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        for start in range(0, len(x), batch_size):
+            batch = to_unit(x[start:start + batch_size].to(device))
+            terms = _batch_terms(model, batch, objective, t, noise)
+            sums += torch.stack([terms[k] for k in _SUMMED]) * len(batch)
+            kl_sum += terms["kl_per_factor"] * len(batch)
     means = dict(zip(_SUMMED, (sums / len(x)).tolist()))
     return {**means, **schedule_values(objective, t), "kl_per_factor": (kl_sum / len(x)).tolist()}
 
@@ -238,11 +254,12 @@ def _seeds(seed: int) -> dict[str, int]:
     return dict(zip(("weights", "order", "noise", "validation"), map(int, states)))
 
 
-def _fresh(cfg: dict, device: torch.device) -> TrainState:
-    """A new model, Adam optimizer and seeded generators at epoch 0."""
+def _fresh(cfg: dict, device: torch.device, template: VAEModel | None = None) -> TrainState:
+    """A new model (built from the config, or a deep copy of ``template``), Adam and seeded generators at epoch 0."""
     seeds = _seeds(cfg["seed"])
-    model = build_model(cfg["model"], seed=seeds["weights"]).to(device)
-    if len(model.input_shape) == 3:
+    model = build_model(cfg["model"], seed=seeds["weights"]) if template is None else copy.deepcopy(template)
+    model = model.to(device)
+    if len(input_shape(model)) == 3:
         model = model.to(memory_format=torch.channels_last)  # 10-20 % faster convolutions on the CPU
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["optimizer"]["lr"], fused=True)  # one kernel per step
     order = torch.Generator().manual_seed(seeds["order"])
@@ -250,14 +267,14 @@ def _fresh(cfg: dict, device: torch.device) -> TrainState:
     return TrainState(model, optimizer, order, noise, [], 0)
 
 
-def _resume(path: Path, key: str, cfg: dict, device: torch.device) -> TrainState:
-    """The state stored in the run's checkpoint, after checking that it belongs to this run."""
+def _resume(path: Path, key: str, cfg: dict, device: torch.device, template: VAEModel | None) -> TrainState:
+    """The run's checkpoint in a fresh state (:func:`_fresh`), after checking that it belongs to this run."""
     payload = read_checkpoint(path)
     fix = "Fix: delete it, or pass force=True to retrain."
     if payload["key"] != key or json.loads(payload["config"]) != cfg:
         raise CheckpointError(f"{path} belongs to a different run (key {payload['key']}, expected {key}): it was "
                               f"copied or edited by hand. {fix}")
-    state = _fresh(cfg, device)
+    state = _fresh(cfg, device, template)
     load_weights(state.model, payload, path)
     state.epoch, state.history = int(payload["epoch"]), list(payload["history"])
     if state.epoch < cfg["epochs"]:
@@ -282,13 +299,12 @@ def _pick_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
-def _checked_images(data, cfg: dict, name: str) -> torch.Tensor:
-    """``data`` as a float32 tensor of the model's input shape with finite values, or a ValueError."""
+def _checked_images(data, shape: tuple[int, ...], model: str, name: str) -> torch.Tensor:
+    """``data`` as images (:func:`as_images`) (n, *shape), n >= 1, finite; else a ValueError naming ``model``."""
     x = as_images(data)
-    shape = tuple(cfg["model"]["input_shape"])
     if tuple(x.shape[1:]) != shape or len(x) == 0:
         raise ValueError(f"{name} must be a non-empty batch of shape (n, {', '.join(map(str, shape))}) for the "
-                         f"{cfg['model']['architecture']} model, got {tuple(x.shape)}")
+                         f"{model} model, got {tuple(x.shape)}")
     if x.is_floating_point() and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf values")
     return x

@@ -1,7 +1,7 @@
 """Live ipywidgets for a trained VAE: traverse the influential factors, and generate with the top-k factors.
 
 Both builders return a widget and display nothing; a notebook shows it with ``display(view)``. They work
-for any model of :mod:`vaeinfo.models` with image input (C, H, W), C in {1, 3}: MNIST (``mnist_conv``,
+for any model of the contract (:mod:`vaeinfo.models.contract`) with image input (C, H, W), C in {1, 3}: MNIST (``mnist_conv``,
 1x28x28) and CelebA (``conv64``, 3x64x64) alike.
 
 - :func:`traversal`: one slider per influential factor (ordered by I(X; Z_h), labelled with it in nats),
@@ -31,8 +31,10 @@ from __future__ import annotations
 import io
 import math
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import ipywidgets as widgets
 import numpy as np
@@ -45,7 +47,9 @@ from ..info.influence import (
     keep_top_k,
     rank_factors,
 )
+from ..models.contract import check_model, decode_mean, device_of, input_shape
 from ..training.encode import encode
+from .plots import labelled_grid, save_figure
 
 DISPLAY_PIXELS = 224  # default height on screen of one decoded image, in pixels
 
@@ -70,7 +74,7 @@ class LiveView(widgets.VBox):
     def __init__(self, model, *, debounce: float, scale: int | None):
         super().__init__()
         self.model = _check_model(model)
-        self.scale = _check_scale(scale, model.input_shape)
+        self.scale = _check_scale(scale, input_shape(model))
         self.image = widgets.Image(format="png", _dom_classes=["vaeinfo-decoded"])
         self.renders = 0
         self._debounce = _check_debounce(debounce)
@@ -82,9 +86,9 @@ class LiveView(widgets.VBox):
         with self._lock:
             self._cancel()
             z = self._latent()
-            device = next(self.model.parameters()).device
+            device = device_of(self.model)
             with one_thread(), torch.inference_mode():
-                decoded = self.model.mean(self.model.decode(z.to(device))).float().cpu().numpy()
+                decoded = decode_mean(self.model, z.to(device)).float().cpu().numpy()
             self.latent = z
             self.array, picture = self._publish(decoded)
             self.image.value = png_bytes(picture, self.scale)
@@ -223,7 +227,7 @@ def traversal(model, base_images, mi, *, threshold: float = PAPER_THRESHOLD, n_f
 
     Parameters
     ----------
-    model : a VAE of :mod:`vaeinfo.models` with image input (C, H, W), C in {1, 3}.
+    model : any model of the contract (:mod:`vaeinfo.models.contract`) with image input (C, H, W), C in {1, 3}.
     base_images : (n, C, H, W) images in [0, 1] (tensor or array), n >= 1; the base-image slider picks one.
     mi : (d,) finite I(X; Z_h) in nats, e.g. ``vaeinfo.mi.factor_mi(mu, logvar)``.
     threshold : with ``n_factors=None``, a slider for every factor with I >= threshold (at least the top one).
@@ -247,7 +251,7 @@ def topk_generation(model, images, mi, *, k: int | None = None, debounce: float 
 
     Parameters
     ----------
-    model : a VAE of :mod:`vaeinfo.models` with image input (C, H, W), C in {1, 3}.
+    model : any model of the contract (:mod:`vaeinfo.models.contract`) with image input (C, H, W), C in {1, 3}.
     images : (n, C, H, W) images in [0, 1] (tensor or array), n >= 1; a handful (one row on screen).
     mi : (d,) finite I(X; Z_h) in nats.
     k : initial number of factors kept (default d: plain reconstructions).
@@ -330,19 +334,19 @@ def one_thread() -> Iterator[None]:
 
 
 def _check_model(model):
-    shape = tuple(model.input_shape)
+    shape = input_shape(check_model(model))
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise ValueError(f"the widgets need a model of images (C, H, W) with C = 1 or 3, got input_shape {shape}")
     return model
 
 
 def _check_images(images, model, name: str) -> torch.Tensor:
-    """``images`` as a float32 CPU tensor (n, *model.input_shape), or a ValueError saying what is wrong."""
+    """``images`` as a float32 CPU tensor (n, *input_shape), or a ValueError saying what is wrong."""
     x = torch.as_tensor(images).detach().to("cpu", torch.float32)
-    shape = tuple(model.input_shape)
+    shape = input_shape(model)
     if x.ndim != 4 or tuple(x.shape[1:]) != shape or len(x) == 0:
         raise ValueError(f"{name} must have shape (n, {', '.join(map(str, shape))}) with n >= 1 for this "
-                         f"{model.config['architecture']} model, got {tuple(x.shape)}")
+                         f"{type(model).__name__} model, got {tuple(x.shape)}")
     if not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
@@ -384,9 +388,59 @@ def _check_debounce(debounce: float) -> float:
     return float(debounce)
 
 
-def _check_scale(scale: int | None, input_shape) -> int:
+def _check_scale(scale: int | None, shape) -> int:
     if scale is None:
-        return max(1, round(DISPLAY_PIXELS / input_shape[-2]))
+        return max(1, round(DISPLAY_PIXELS / shape[-2]))
     if not (isinstance(scale, (int, np.integer)) and scale >= 1):
         raise ValueError(f"scale must be a positive integer or None, got {scale!r}")
     return int(scale)
+
+
+# ----------------------------------------------------------------------------- static grids and timing
+
+
+def update_ms(view: LiveView, repeats: int = 20) -> float:
+    """Median wall time of one update of ``view`` in milliseconds: ``view.render()`` (decode + PNG) timed
+    ``repeats`` times with ``time.perf_counter`` -- the cost of one slider step."""
+    if not (isinstance(repeats, (int, np.integer)) and repeats >= 1):
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        view.render()
+        seconds.append(time.perf_counter() - start)
+    return 1000 * float(np.median(seconds))
+
+
+def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *, values, ks,
+               cell_inches: float = 0.8, repeats: int = 20) -> dict:
+    """Save the static grids of a (traversal, top-k) pair of views and time one update of each.
+
+    Writes ``<out_dir>/<name>_traversal.png/.pdf`` (:func:`traversal_frames` at ``values``, one row per slider,
+    labelled with its factor and I(X; Z_h)) and ``<out_dir>/<name>_topk.png/.pdf`` (the originals above
+    :func:`topk_frames` at ``ks``, each k capped at the k slider's maximum d).
+
+    Parameters
+    ----------
+    views : the :func:`traversal` and :func:`topk_generation` views of one model.
+    mi : (d,) I(X; Z_h) in nats, the one the views were built with.
+    out_dir, name : output folder and file-name stem, e.g. ``figures``, ``"07_live"``.
+    values : traversal values, e.g. ``traversal_values()``; ks : numbers of factors kept.
+    cell_inches : size of one image in the grids (0.64 shows 64-px faces at about their own size at 100 dpi).
+    repeats : renders timed per view by :func:`update_ms`.
+
+    Returns
+    -------
+    The numbers behind the grids: ``factors`` (m,) and their ``factor_mi_nats`` (m,), ``values``, ``k`` (the
+    capped ks), and ``render_ms``: {"traversal": ms, "topk": ms}, each view's median update time.
+    """
+    trav, topk = views
+    ks_here = [min(k, topk.k.max) for k in ks]
+    frames = traversal_frames(trav, values)
+    save_figure(labelled_grid(frames.clip(0, 1), [f"z{h}  {mi[h]:.2f}" for h in trav.factors],
+                              [f"{v:+.1f}" for v in values], cell_inches), Path(out_dir) / f"{name}_traversal")
+    grid = np.concatenate([topk.originals[None], topk_frames(topk, ks_here)])
+    save_figure(labelled_grid(grid.clip(0, 1), ["original"] + [f"k = {k}" for k in ks_here], cell_inches=cell_inches),
+                Path(out_dir) / f"{name}_topk")
+    return {"factors": trav.factors, "factor_mi_nats": mi[trav.factors], "values": values, "k": ks_here,
+            "render_ms": {"traversal": update_ms(trav, repeats), "topk": update_ms(topk, repeats)}}
