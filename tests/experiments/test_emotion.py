@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -19,7 +18,6 @@ from vaeinfo.experiments import emotion
 from vaeinfo.info import classify
 from vaeinfo.info import label_mi as lm
 from vaeinfo.info.influence import rank_factors
-from vaeinfo.viz.plots import factors_vs_ratings, label_mi_bars
 
 
 # ----------------------------------------------------------------------------- standardize
@@ -69,19 +67,6 @@ def test_resolve_source_synthetic_default_is_cached_and_named_folders_never_fall
 
 
 # ----------------------------------------------------------------------------- the figures
-def test_emotion_figures_label_their_axes():
-    fig = label_mi_bars({"valence": np.array([0.1, 0.02]), "arousal": np.array([0.0, 0.3])},
-                        {"valence": 0.05, "arousal": 0.05})
-    assert [ax.get_ylabel() for ax in fig.axes] == ["I(Z_h; valence) [nats]", "I(Z_h; arousal) [nats]"]
-    assert "1 factors above" in fig.axes[0].get_title(loc="left")
-    plt.close(fig)
-    values, ratings = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0]]), np.array([[1.0, 9.0], [5.0, 5.0], [9.0, 1.0]])
-    fig = factors_vs_ratings(values, ratings, ["z3 (I=1.00 nats)", "z7 (I=0.60 nats)"], ["valence", "arousal"])
-    assert len(fig.axes) == 4 and "r = +1.00" in fig.axes[0].get_title() and "r = -1.00" in fig.axes[2].get_title()
-    assert fig.axes[0].get_ylabel() == "valence rating"
-    plt.close(fig)
-
-
 # ----------------------------------------------------------------------------- the whole pipeline
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):

@@ -146,7 +146,7 @@ def _same_bottom_row(pixels: np.ndarray) -> bool:
 
 def _python_view(folder: Path, mnist_root: Path):
     """The notebook's traversal widget rebuilt in this process from its checkpoint and results (debounce 0)."""
-    from vaeinfo.data import load_mnist
+    from vaeinfo.data.mnist import load_mnist
     from vaeinfo.training.checkpoint import load_model
     from vaeinfo.viz.widgets import traversal
 

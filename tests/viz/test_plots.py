@@ -65,3 +65,16 @@ def test_heatmap_is_centred_and_checks_labels():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
     with pytest.raises(ValueError, match="row and column labels"):
         plots.heatmap(values, ["z1"], ["a", "b", "c"])
+
+
+def test_emotion_figures_label_their_axes():
+    fig = plots.label_mi_bars({"valence": np.array([0.1, 0.02]), "arousal": np.array([0.0, 0.3])},
+                        {"valence": 0.05, "arousal": 0.05})
+    assert [ax.get_ylabel() for ax in fig.axes] == ["I(Z_h; valence) [nats]", "I(Z_h; arousal) [nats]"]
+    assert "1 factors above" in fig.axes[0].get_title(loc="left")
+    matplotlib.pyplot.close(fig)
+    values, ratings = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0]]), np.array([[1.0, 9.0], [5.0, 5.0], [9.0, 1.0]])
+    fig = plots.factors_vs_ratings(values, ratings, ["z3 (I=1.00 nats)", "z7 (I=0.60 nats)"], ["valence", "arousal"])
+    assert len(fig.axes) == 4 and "r = +1.00" in fig.axes[0].get_title() and "r = -1.00" in fig.axes[2].get_title()
+    assert fig.axes[0].get_ylabel() == "valence rating"
+    matplotlib.pyplot.close(fig)
