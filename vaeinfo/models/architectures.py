@@ -1,6 +1,7 @@
 """VAE architectures behind one contract, rebuilt from a plain JSON-able config.
 
-Contract of :class:`VAE` (d = ``model.latent_dim``, ``model.input_shape`` = (C, H, W) or (D,)):
+Members of :class:`VAE`, which satisfies :class:`vaeinfo.models.contract.VAEModel` (d = ``model.latent_dim``,
+``model.input_shape`` = (C, H, W) or (D,)):
 
 - ``encode(x)``: x (n, *input_shape) -> (mu, logvar), each (n, d): the factorised Gaussian posterior
   q(z|x) = N(mu, diag(exp(logvar))).
