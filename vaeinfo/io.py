@@ -67,6 +67,30 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path("~/.cache/vaeinfo").expanduser()
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as printed in outputs that may be committed: without this machine's folders where possible.
+
+    The first rule that applies: under ``$VAEINFO_DATA`` -> ``"$VAEINFO_DATA/..."``; under ``$VAEINFO_CACHE`` ->
+    ``"$VAEINFO_CACHE/..."``; under the current folder -> relative to it; under a parent of it up to the
+    repository's root level (``..``) -> ``"../..."``; under the home folder -> ``"~/..."``; otherwise absolute.
+    """
+    target = Path(path).expanduser().absolute()
+    for var in ("VAEINFO_DATA", CACHE_ENV):
+        if os.environ.get(var):
+            root = Path(os.environ[var]).expanduser().absolute()
+            if target.is_relative_to(root):
+                return "/".join([f"${var}", *target.relative_to(root).parts])
+    cwd = Path.cwd()
+    for prefix, root in (("", cwd), ("../", cwd.parent)):
+        if target.is_relative_to(root) and root != Path(root.anchor):
+            rel = target.relative_to(root).as_posix()
+            return prefix + rel if rel != "." else (prefix.rstrip("/") or ".")
+    home = Path.home()
+    if target.is_relative_to(home):
+        return "~/" + target.relative_to(home).as_posix()
+    return str(target)
+
+
 def available_cpus() -> int:
     """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota when there is one."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -3,18 +3,31 @@
 Called by ``./reproduce.sh`` (which sets up ``.venv`` first); usable directly as
 ``python -m vaeinfo.reproduce --profile smoke --only 00``.
 
-Each ``notebooks/NN_name.ipynb`` is executed with the parameters of ``params/<profile>.yaml`` plus
-``data_dir``, ``download`` and ``out_dir``, kernel ``python3``, working directory ``notebooks/``.
-The executed copy goes to ``<out>/executed/NN_name.ipynb`` and its log to ``<out>/executed/NN_name.log``,
-never over the source. A failing notebook is reported with the paths of both; the exit status is then 1.
+Before the first notebook the driver checks everything it can: the profile ``params/<NAME>.yaml`` exists and
+every key in it is declared by some notebook's ``parameters`` cell (a misspelt key stops the run, naming the
+closest known key), and the data folder is validated once (:func:`vaeinfo.data.inventory.take_inventory`: a
+corrupt or incomplete data set stops the run with one error, exit 1).
+
+Each ``notebooks/NN_name.ipynb`` is then executed with the profile's values of the parameters it declares plus
+``download`` and ``out_dir`` (written relative to ``notebooks/`` when inside the repository), kernel ``python3``,
+working directory ``notebooks/``; the data folder reaches the kernel as ``$VAEINFO_DATA``. A notebook whose
+metadata ``vaeinfo.requires`` names an absent data set (05 needs CelebA) is skipped, saying why, unless it was
+asked for with ``--only`` (then it is an error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with
+its paths made relative and papermill's timings removed, its log to ``<out>/executed/NN_name.log``; the source is
+never overwritten. A notebook's results file is deleted before it runs, so a failed notebook's row shows its
+error, never an earlier run's numbers. Exit status: 0 when no notebook failed (skipped ones included), 1 when a
+notebook failed or the data is bad, 2 on bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import json
 import logging
 import os
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -22,18 +35,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import nbformat
 import yaml
 
 from .data import ENV_VAR, DataError, resolve_data_dir
+from .data.inventory import Inventory, take_inventory
+from .io import atomic_write_text
 from .results import update_readme
 
 REPO = Path(__file__).resolve().parent.parent
-PROFILES = ("smoke", "quick", "paper")
+RESERVED = ("executed", "results", "local")  # folders of figures/ that are not a profile's output
+INJECTED = ("download", "out_dir")  # set by the driver, not by a profile
 
 
 @dataclass
 class Outcome:
-    """One notebook's run: its name, status (``"ok"``/``"FAILED"``), seconds, and summary line."""
+    """One notebook's run: its name, status (``"ok"``, ``"FAILED"``, ``"skipped"``), seconds, and summary line."""
 
     name: str
     status: str
@@ -41,37 +58,94 @@ class Outcome:
     summary: str
 
 
+class BadData(Exception):
+    """The data cannot serve the run (corrupt, or absent for a notebook asked for by name): exit status 1."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the process exit status (0 ok, 1 a notebook failed, 2 usage)."""
+    """Command-line entry point; returns the process exit status (0 ok, 1 a notebook failed or bad data, 2 usage)."""
     args = _parser().parse_args(argv)
     try:
         params = load_profile(args.profile)
+        all_notebooks = select_notebooks(Path(args.notebooks))
+        declared = {nb.stem: declared_parameters(nb) for nb in all_notebooks}
+        check_keys(params, declared, profile_file(args.profile))
         notebooks = select_notebooks(Path(args.notebooks), args.only)
-        data_dir = _data_dir(args.data_dir)
+        out = Path(args.out).resolve() if args.out else default_out_dir(args.profile)
+        inventory = _inventory(args.data_dir, params.get("deap_dir"), args.download)
+        plan = [(nb, skip_reason(nb, inventory, by_name=args.only is not None)) for nb in notebooks]
+    except BadData as exc:
+        print(f"reproduce: error: {exc}", file=sys.stderr)
+        return 1
     except (DataError, ValueError, FileNotFoundError) as exc:
         print(f"reproduce: error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else default_out_dir(args.profile)
-    params.update(data_dir=str(data_dir), download=args.download, out_dir=str(out.resolve()))
-    print(f"reproduce: profile {args.profile}, data {data_dir}, output {out}", flush=True)
-    outcomes = [run_notebook(nb, params, out) for nb in notebooks]
+    os.environ[ENV_VAR] = str(inventory.root.path)  # the kernels resolve the data folder from it
+    params.update(download=args.download, out_dir=kernel_path(out, Path(args.notebooks)))
+    print(f"reproduce: profile {args.profile}, data {inventory.root.describe()}, output {out}", flush=True)
+    outcomes = [skipped(nb, reason) if reason else run_notebook(nb, _subset(params, declared[nb.stem]), out)
+                for nb, reason in plan]
     print(format_summary(outcomes), flush=True)
-    if out.resolve() == default_out_dir("quick").resolve():
+    if out == default_out_dir("quick"):
         update_readme(REPO / "README.md", out / "results")
         print(f"reproduce: README.md results table regenerated from {out / 'results'}", flush=True)
-    return 1 if any(o.status != "ok" for o in outcomes) else 0
+    print(closing_line(outcomes), flush=True)
+    return 1 if any(o.status == "FAILED" for o in outcomes) else 0
+
+
+def profile_file(profile: str) -> Path:
+    """``params/<profile>.yaml`` of the repository."""
+    return REPO / "params" / f"{profile}.yaml"
 
 
 def load_profile(profile: str) -> dict:
-    """Parameters of ``params/<profile>.yaml`` as a dict; ValueError for an unknown profile."""
-    path = REPO / "params" / f"{profile}.yaml"
-    if profile not in PROFILES or not path.is_file():
-        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    """Parameters of ``params/<profile>.yaml`` as a dict; ValueError for a profile without a file or a bad name."""
+    path = profile_file(profile)
+    known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", profile) or profile in RESERVED:
+        raise ValueError(f"bad profile name {profile!r}: use letters, digits, '-' and '_', and none of {RESERVED}")
+    if not path.is_file():
+        raise ValueError(f"unknown profile {profile!r}: no params/{profile}.yaml. Choose one of: {', '.join(known)}, "
+                         f"or write params/{profile}.yaml")
     with open(path, encoding="utf-8") as fh:
         params = yaml.safe_load(fh) or {}
     if not isinstance(params, dict):
-        raise ValueError(f"{path} must hold a mapping of parameter names to values")
+        raise ValueError(f"params/{profile}.yaml must hold a mapping of parameter names to values")
     return params
+
+
+def declared_parameters(notebook: Path) -> dict[str, object]:
+    """Names and default values assigned in the notebook's cell tagged ``parameters`` (``None`` for a value that is
+    not a literal); ValueError when the notebook has no such cell."""
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ValueError(f"{notebook.name} has no cell tagged 'parameters'; papermill needs one")
+    values = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    values[target.id] = _literal(node.value)
+    return values
+
+
+def _literal(node: ast.expr) -> object:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return None
+
+
+def check_keys(params: dict, declared: dict[str, dict], path: Path) -> None:
+    """ValueError naming the first key of ``params`` that no notebook declares, and the closest declared key."""
+    known = set(INJECTED).union(*declared.values()) if declared else set(INJECTED)
+    for key in params:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "no declared key is close to it."
+            raise ValueError(f"{path.parent.name}/{path.name}: unknown key {key!r}: no notebook's parameters cell "
+                             f"declares it; {hint} (fix the key, or declare it in the notebook that uses it)")
 
 
 def select_notebooks(folder: Path, only: str | None = None) -> list[Path]:
@@ -92,38 +166,120 @@ def default_out_dir(profile: str) -> Path:
     return REPO / "figures" if profile == "quick" else REPO / "figures" / profile
 
 
+def kernel_path(path: Path, cwd: Path) -> str:
+    """``path`` as the kernel (working directory ``cwd``) should see it: relative when both are in the repository,
+    so that the executed notebooks carry no absolute local path."""
+    path, cwd = path.resolve(), cwd.resolve()
+    if path.is_relative_to(REPO) and cwd.is_relative_to(REPO):
+        return os.path.relpath(path, cwd)
+    return str(path)
+
+
+def requirements(notebook: Path) -> list[str]:
+    """The data sets a notebook cannot run without: its metadata ``vaeinfo.requires`` (e.g. ``["CelebA"]``)."""
+    return list(nbformat.read(notebook, as_version=4).metadata.get("vaeinfo", {}).get("requires", []))
+
+
+def skip_reason(notebook: Path, inventory: Inventory, *, by_name: bool) -> str | None:
+    """Why the notebook is skipped (``None``: it runs); BadData when it was asked for by name."""
+    missing = inventory.missing(requirements(notebook))
+    if not missing:
+        return None
+    reason = "; ".join(inventory.reason(name) for name in missing)
+    if by_name:
+        raise BadData(f"{notebook.name} needs {', '.join(missing)}: {reason}")
+    return f"skipped: {reason}"
+
+
+def skipped(notebook: Path, reason: str) -> Outcome:
+    """The outcome of a skipped notebook, announced like a run."""
+    print(f"\n=== {notebook.name} ===\nreproduce: {notebook.name} {reason}", flush=True)
+    return Outcome(notebook.stem, "skipped", 0.0, reason)
+
+
 def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
     """Execute one notebook with papermill; stream its log to stdout and to ``<out>/executed/<name>.log``."""
     import papermill as pm
 
     executed = out / "executed" / notebook.name
     log_path = executed.with_suffix(".log")
+    results = out / "results" / f"{notebook.stem}.json"
     executed.parent.mkdir(parents=True, exist_ok=True)
+    results.unlink(missing_ok=True)  # never report an earlier run's numbers
     print(f"\n=== {notebook.name} ({params.get('profile')}) ===", flush=True)
     start = time.perf_counter()
     with _log_to(log_path):
         try:
-            pm.execute_notebook(  # parameters the notebook does not declare are injected all the same
+            pm.execute_notebook(
                 str(notebook), str(executed), parameters=params, kernel_name="python3",
                 cwd=str(notebook.parent), log_output=True, progress_bar=False,
                 store_widget_state=bool(params.get("interactive")),  # widgets not shown: their state is dead weight
             )
-            status = "ok"
+            error = None
         except Exception as exc:  # papermill wraps the cell's error; report it and go on to the next notebook
-            status = "FAILED"
-            print(f"reproduce: {notebook.name} FAILED: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}\n"
-                  f"  executed copy: {executed}\n  log: {log_path}", file=sys.stderr, flush=True)
+            error = first_line(exc)
+            print(f"reproduce: {notebook.name} FAILED: {error}\n  executed copy: {executed}\n  log: {log_path}",
+                  file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
-    return Outcome(notebook.stem, status, seconds, _summary(out / "results" / f"{notebook.stem}.json"))
+    if executed.is_file():
+        portable_notebook(executed, notebook)
+    if error is not None:
+        results.unlink(missing_ok=True)
+        return Outcome(notebook.stem, "FAILED", seconds, error)
+    return Outcome(notebook.stem, "ok", seconds, _summary(results))
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of a notebook's error, e.g. ``"DataError: MNIST is incomplete in ..."``."""
+    name, value = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    text = f"{name}: {value}" if name else (str(exc).strip() or repr(exc))
+    return text.strip().splitlines()[0]
+
+
+def portable_notebook(executed: Path, source: Path) -> None:
+    """Rewrite the executed copy without this machine's traces: papermill's input/output paths relative to the
+    repository, and no start/end times, durations or kernel message timestamps (they differ on every run)."""
+    nb = nbformat.read(executed, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration"):
+        meta.pop(key, None)
+    meta.update(input_path=_repo_relative(source), output_path=_repo_relative(executed))
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+                cell.metadata.get("papermill", {}).pop(key, None)
+    atomic_write_text(executed, nbformat.writes(nb) + "\n")
+
+
+def _repo_relative(path: Path) -> str:
+    path = path.resolve()
+    return path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else str(path)
 
 
 def format_summary(outcomes: list[Outcome]) -> str:
-    """A fixed-width table: notebook, status, time, key number."""
+    """A fixed-width table: notebook, status, time, key number (or the error, or why it was skipped)."""
     rows = [("notebook", "status", "time", "result")]
     rows += [(o.name, o.status, f"{o.seconds:.1f} s", o.summary) for o in outcomes]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3] for r in rows]
     return "\nSummary\n" + "\n".join(lines)
+
+
+def closing_line(outcomes: list[Outcome]) -> str:
+    """E.g. ``"reproduce: 7 ran, 1 skipped (05_celeba), 0 failed"``."""
+    def names(status: str) -> list[str]:
+        return [o.name for o in outcomes if o.status == status]
+
+    parts = [f"{len(names('ok'))} ran"]
+    for status, label in (("skipped", "skipped"), ("FAILED", "failed")):
+        found = names(status)
+        parts.append(f"{len(found)} {label}" + (f" ({', '.join(found)})" if found else ""))
+    return "reproduce: " + ", ".join(parts)
+
+
+def _subset(params: dict, declared: dict) -> dict:
+    """The parameters a notebook declares (papermill would inject the others too, as dead variables)."""
+    return {key: value for key, value in params.items() if key in declared}
 
 
 def _summary(results_json: Path) -> str:
@@ -134,13 +290,16 @@ def _summary(results_json: Path) -> str:
         return "-"
 
 
-def _data_dir(explicit: str | None) -> Path:
-    """Resolve the data folder as the package does, defaulting to the repository's ``data/`` (created)."""
-    if explicit or os.environ.get(ENV_VAR):
-        return resolve_data_dir(explicit).path
-    default = REPO / "data"
-    default.mkdir(exist_ok=True)
-    return default
+def _inventory(data_dir: str | None, deap_dir, download: bool) -> Inventory:
+    """Validate the data folder (default: the repository's ``data/``, created); bad data is BadData."""
+    if not data_dir and not os.environ.get(ENV_VAR):
+        data_dir = REPO / "data"
+        data_dir.mkdir(exist_ok=True)
+    resolve_data_dir(data_dir)  # a folder that does not exist is a usage error (exit 2), not bad data
+    try:
+        return take_inventory(data_dir, deap_dir, download=download)
+    except DataError as exc:
+        raise BadData(f"{exc}\nreproduce: no notebook was run.") from None
 
 
 @contextmanager
@@ -163,7 +322,7 @@ def _log_to(path: Path) -> Iterator[None]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vaeinfo.reproduce", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=PROFILES)
+    parser.add_argument("--profile", default="quick", help="NAME of params/NAME.yaml (default: quick)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--only", default=None, help="two-digit notebook number")
     parser.add_argument("--out", default=None, help="output folder (default: figures/ or figures/<profile>/)")

@@ -85,6 +85,7 @@ def test_history_records_terms_and_schedule(digits, tmp_path):
     assert not result.cached and result.epochs_trained == 3 and result.key == cache_key(TINY, *digits)
     saved = json.loads((result.path / tr.CONFIG_JSON).read_text())
     assert saved["key"] == result.key and saved["config"] == result.config
+    assert saved["code"] == checkpoint.code_fingerprint() and "vaeinfo" not in saved
 
 
 def test_same_seed_gives_bitwise_identical_weights(digits, tmp_path):
@@ -121,7 +122,9 @@ def test_resume_after_interruption_gives_the_uninterrupted_weights(digits, tmp_p
     resumed = train(TINY, *digits, cache_dir=tmp_path / "cut", progress=False)
     assert resumed.epochs_trained == 2 and not resumed.cached
     assert same_weights(resumed.model, full.model)
-    drop = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
+    def drop(history):
+        return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
     assert drop(resumed.history) == drop(full.history)
 
 
@@ -135,6 +138,9 @@ def test_second_call_hits_the_cache_without_training(digits, tmp_path, epochs_ru
     assert not second.model.training
 
 
+PINNED_CODE = {"sha256": "0" * 64, "files": ["vaeinfo.models.objectives"]}
+
+
 @pytest.mark.parametrize("config, data, validation, key", [
     ({"model": {"architecture": "mlp", "input_shape": [1, 8, 8], "latent_dim": 2, "hidden": [8]}},
      torch.zeros((10, 1, 8, 8)), None, "mlp-3a046a8d57ae10c0bcec"),
@@ -144,12 +150,12 @@ def test_second_call_hits_the_cache_without_training(digits, tmp_path, epochs_ru
      torch.zeros((4, 1, 28, 28), dtype=torch.uint8), None, "mnist_conv-380fe45c7dbf11a89c78"),
 ])
 def test_builtin_keys_are_pinned(config, data, validation, key, monkeypatch):
-    """The keys of built-in runs (vaeinfo 0.1.0) are recorded in the committed results: they must never change."""
-    monkeypatch.setattr(checkpoint, "__version__", "0.1.0")
+    """For fixed training code, how config and data enter the key must never change (results record keys)."""
+    monkeypatch.setattr(checkpoint, "code_fingerprint", lambda: PINNED_CODE)
     assert cache_key(config, data, validation) == key
 
 
-def test_the_key_changes_with_config_data_and_version(digits, monkeypatch):
+def test_the_key_changes_with_config_data_and_code(digits, monkeypatch):
     key = cache_key(TINY, *digits)
     assert cache_key({**TINY, "seed": 1}, *digits) != key
     assert cache_key(TINY, digits[0].images[:-1], digits[1]) != key
@@ -158,8 +164,8 @@ def test_the_key_changes_with_config_data_and_version(digits, monkeypatch):
     assert cache_key(TINY, changed, digits[1]) != key
     assert cache_key(TINY, digits[0]) != key  # no validation set
     assert cache_key(TINY, digits[0].images.numpy(), digits[1]) == key  # same data, other container
-    monkeypatch.setattr(checkpoint, "__version__", "999")
-    assert cache_key(TINY, *digits) != key
+    monkeypatch.setattr(checkpoint, "code_fingerprint", lambda: {**checkpoint.code_fingerprint(), "sha256": "0" * 64})
+    assert cache_key(TINY, *digits) != key  # the code itself: tests/training/test_checkpoint.py
 
 
 def test_force_retrains(digits, tmp_path, epochs_run):
@@ -228,6 +234,26 @@ def test_cache_dir_from_environment(digits, tmp_path, monkeypatch):
     result = train(TINY, *digits, progress=False)
     assert result.path.parent == tmp_path / "from-env" / "models"
     assert load_model(result.key) is not None
+
+
+def test_messages_name_the_run_folder_without_this_machines_path(digits, monkeypatch, capsys):
+    """Resume message and unfinished-run warning print $VAEINFO_CACHE/..., as committed notebook outputs must."""
+    real = tr._train_epoch
+
+    def stop_in_epoch_2(state, *args, **kwargs):
+        if state.epoch == 1:
+            raise KeyboardInterrupt
+        return real(state, *args, **kwargs)
+
+    monkeypatch.setattr(tr, "_train_epoch", stop_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(TINY, *digits, progress=False)
+    key = cache_key(TINY, *digits)
+    with pytest.warns(UserWarning, match=rf"^\$VAEINFO_CACHE/models/{key}/checkpoint\.pt is from an unfinished run"):
+        load_model(key)
+    monkeypatch.setattr(tr, "_train_epoch", real)
+    train(TINY, *digits)
+    assert f"vaeinfo: resuming $VAEINFO_CACHE/models/{key} after epoch 1/3" in capsys.readouterr().err
 
 
 def test_nan_is_detected_with_the_step_and_a_fix(digits, tmp_path):
@@ -304,13 +330,14 @@ def test_uint8_images_train_the_same_weights_as_their_float_conversion(digits, t
     np.testing.assert_array_equal(encode(from_uint8.model, pixels[1])[0], encode(from_uint8.model, floats[1])[0])
 
 
-def test_progress_prints_one_summary_line_per_epoch(digits, tmp_path, capsys):
-    train(TINY, *digits, cache_dir=tmp_path)
+def test_progress_prints_one_summary_line_per_epoch(digits, capsys):
+    run = train(TINY, *digits)  # in $VAEINFO_CACHE (private_cache)
     err = capsys.readouterr().err
     assert [line.split("  ")[0] for line in err.replace("\r", "\n").splitlines() if line.startswith("epoch ")] == \
         ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
-    train(TINY, *digits, cache_dir=tmp_path)
-    assert "reusing the trained model" in capsys.readouterr().err
+    train(TINY, *digits)
+    # the run folder as display_path writes it: no absolute path of this machine in committed notebook outputs
+    assert f"reusing the trained model in $VAEINFO_CACHE/models/{run.key} (pass" in capsys.readouterr().err
 
 
 def test_threads_are_capped_but_a_users_choice_is_kept(monkeypatch):

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from ..io import display_path
+
 ENV_VAR = "VAEINFO_DATA"
 SPLITS = ("train", "validation", "test")
 
@@ -40,7 +42,7 @@ class DataRoot:
     def describe(self) -> str:
         """Human-readable origin, e.g. ``"/data (from VAEINFO_DATA)"``."""
         label = {"argument": "the data_dir argument", "VAEINFO_DATA": f"${ENV_VAR}", "default": "the default ./data"}
-        return f"{self.path} (from {label[self.origin]})"
+        return f"{display_path(self.path)} (from {label[self.origin]})"
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class DataSource:
     Attributes
     ----------
     name : data set name, e.g. ``"MNIST"`` or ``"digits"``.
-    path : folder read from (``"scikit-learn"`` for the packaged digits).
+    path : folder read from, as :func:`vaeinfo.io.display_path` writes it (``"$VAEINFO_DATA"``, ``"~/data"``, ...:
+        results files are committed and carry no absolute local paths); ``"scikit-learn"`` for the packaged digits.
     n : number of examples returned.
     split : ``"train"``, ``"validation"`` or ``"test"``.
     image_shape : (channels, height, width).

@@ -52,7 +52,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..io import CACHE_ENV, atomic_open, available_cpus, progress_bar, resolve_cache_dir
+from ..io import (
+    CACHE_ENV,
+    atomic_open,
+    available_cpus,
+    display_path,
+    progress_bar,
+    resolve_cache_dir,
+)
 from . import (
     SPLITS,
     DataError,
@@ -177,7 +184,7 @@ def load_celeba(
             f"validation/test splits, or hold out part of split='train' yourself."
         )
     pixels = celeba_pixels(index, size=size, cache_dir=cache_dir, progress=progress, workers=workers)
-    return _select(index, pixels, rows[:n], DataSource("CelebA", str(root.path), 0, split, (3, size, size)))
+    return _select(index, pixels, rows[:n], DataSource("CelebA", display_path(root.path), 0, split, (3, size, size)))
 
 
 def load_celeba_train_validation(
@@ -227,10 +234,10 @@ def load_celeba_train_validation(
         validation_split = "train (held out)"
     pixels = celeba_pixels(index, size=size, cache_dir=cache_dir, progress=progress)
     shape = (3, size, size)
-    return (_select(index, pixels, train_rows[:n_train], DataSource("CelebA", str(root.path), 0, "train", shape),
+    return (_select(index, pixels, train_rows[:n_train], DataSource("CelebA", display_path(root.path), 0, "train", shape),
                     uint8=train_uint8),
             _select(index, pixels, validation_rows[:n_validation],
-                    DataSource("CelebA", str(root.path), 0, validation_split, shape)))
+                    DataSource("CelebA", display_path(root.path), 0, validation_split, shape)))
 
 
 def _hold_out(rows: np.ndarray, n_validation: int | None, holdout: float, folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -241,7 +248,7 @@ def _hold_out(rows: np.ndarray, n_validation: int | None, holdout: float, folder
             f"CelebA in {folder} has no official validation images and only {rows.size} train images, too few to "
             f"hold out {n_out} for validation. Fix: ask for fewer validation images (n_validation) or add images."
         )
-    print(f"vaeinfo: CelebA in {folder} has no official validation images; holding out the last {n_out} of its "
+    print(f"vaeinfo: CelebA in {display_path(folder)} has no official validation images; holding out the last {n_out} of its "
           f"{rows.size} train images as validation", file=sys.stderr)
     return rows[:-n_out], rows[-n_out:]
 
@@ -266,6 +273,16 @@ def celeba_index(data_dir: str | os.PathLike | None = None) -> CelebAIndex:
         that are not a prefix of the partition list; annotation files that disagree.
     """
     return _index(resolve_data_dir(data_dir))
+
+
+def check_celeba(data_dir: str | os.PathLike | None = None) -> bool:
+    """Whether the data folder holds CelebA: False when it has no ``celeba/`` folder, True when ``celeba/`` passes
+    every check of :func:`celeba_index` (a DataError, naming the problem and the fix, when it does not)."""
+    root = resolve_data_dir(data_dir)
+    if not (root.path / CELEBA_DIR).exists():
+        return False
+    _index(root)
+    return True
 
 
 def _index(root: DataRoot) -> CelebAIndex:
@@ -510,7 +527,7 @@ def _announce_partial(folder: Path, k: int, n_listed: int) -> None:
     if folder in _announced:
         return
     _announced.add(folder)
-    print(f"vaeinfo: note: {folder / IMAGE_DIR} holds the first {k:,} of the {n_listed:,} images listed in "
+    print(f"vaeinfo: note: {display_path(folder / IMAGE_DIR)} holds the first {k:,} of the {n_listed:,} images listed in "
           f"{PARTITION_FILE}; using those.", file=sys.stderr, flush=True)
 
 

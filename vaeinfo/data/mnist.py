@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io import display_path
 from . import DataError, DataRoot, DataSource, ImageData, check_split, resolve_data_dir
 
 MNIST_FILES = {
@@ -72,26 +73,44 @@ def load_mnist(
         raise ValueError(f"n must be a positive number of examples or None, got {n}")
     root = resolve_data_dir(data_dir)
     raw = root.path / "MNIST" / "raw"
-    present = [name for name in MNIST_FILES if (raw / name).is_file()]
-    if len(present) < len(MNIST_FILES) and download:
+    if download and not all((raw / name).is_file() for name in MNIST_FILES):
         _download_mnist(root.path)
-        present = list(MNIST_FILES)
-    if not present:
+    if not _check_mnist(root):
         if allow_fallback:
             _announce_fallback(root)
             return load_digits(split, n=n)
         raise DataError(f"MNIST not found: {raw} has none of {sorted(MNIST_FILES)}. Fix: {GET_MNIST_HINT}.")
-    missing = sorted(set(MNIST_FILES) - set(present))
-    if missing:
-        raise DataError(f"MNIST is incomplete in {raw}: missing {missing}. Fix: {GET_MNIST_HINT}.")
-    for name, (magic, shape) in MNIST_FILES.items():
-        _check_idx(raw / name, magic, shape)
     images, labels = _read_mnist(root.path, train=split != "test")
     if split == "train":
         images, labels = images[MNIST_N_VALIDATION:], labels[MNIST_N_VALIDATION:]
     elif split == "validation":
         images, labels = images[:MNIST_N_VALIDATION], labels[:MNIST_N_VALIDATION]
-    return _image_data(images, labels, "MNIST", str(root.path), split, n, fallback=False)
+    return _image_data(images, labels, "MNIST", display_path(root.path), split, n, fallback=False)
+
+
+def check_mnist(data_dir: str | os.PathLike | None = None) -> bool:
+    """Whether the data folder holds MNIST: True when all four IDX files are there and valid, False when none is.
+
+    Raises
+    ------
+    DataError
+        Some of the files are missing, or one is truncated or corrupt (the message names it and the fix).
+    """
+    return _check_mnist(resolve_data_dir(data_dir))
+
+
+def _check_mnist(root: DataRoot) -> bool:
+    """:func:`check_mnist` of a resolved data folder."""
+    raw = root.path / "MNIST" / "raw"
+    present = [name for name in MNIST_FILES if (raw / name).is_file()]
+    if not present:
+        return False
+    missing = sorted(set(MNIST_FILES) - set(present))
+    if missing:
+        raise DataError(f"MNIST is incomplete in {raw}: missing {missing}. Fix: {GET_MNIST_HINT}.")
+    for name, (magic, shape) in MNIST_FILES.items():
+        _check_idx(raw / name, magic, shape)
+    return True
 
 
 def load_digits(split: str = "train", *, n: int | None = None) -> ImageData:

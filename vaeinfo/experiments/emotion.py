@@ -21,6 +21,7 @@ from ..data.deap.folder import available_subjects
 from ..data.deap.format import ENV_VAR, DeapSource, deap_source
 from ..data.deap.synthetic import cached_synthetic
 from ..info.mi import factor_mi
+from ..io import display_path
 from ..training.encode import encode
 from ..training.train import TrainResult, train
 from .vae import vae_config
@@ -48,14 +49,14 @@ def data_banner(source: DeapSource) -> str:
         return (f"**SYNTHETIC DATA — not real EEG.** No DEAP folder is configured (parameter `deap_dir` or "
                 f"`${ENV_VAR}`), so these results come from synthetic files in DEAP's formats with a planted emotion "
                 f"signal (valence: frontal alpha asymmetry; arousal: beta/alpha ratio), seed {source.seed}, "
-                f"{source.n_trials} trials of {source.video_s:g} s per subject, in `{source.root}`.")
-    return f"Data: DEAP from `{source.root}` (via {source.origin})."
+                f"{source.n_trials} trials of {source.video_s:g} s per subject, in `{display_path(source.root)}`.")
+    return f"Data: DEAP from `{display_path(source.root)}` (via {source.origin})."
 
 
 def data_record(source: DeapSource, features: Features) -> DataSource:
     """The DataSource record of the results JSON: name ``"DEAP-synthetic"`` or ``"DEAP"``; n = windows."""
     name = "DEAP-synthetic" if source.synthetic else "DEAP"
-    return DataSource(name, str(source.root), len(features.X), "all subjects", (len(features.names),))
+    return DataSource(name, display_path(source.root), len(features.X), "all subjects", (len(features.names),))
 
 
 @dataclass

@@ -2,18 +2,21 @@
 
 Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` > ``~/.cache/vaeinfo``),
 where the key hashes the normalised config, a fingerprint of the training and validation data (shape, dtype,
-BLAKE2b of the bytes) and ``vaeinfo.__version__``; for a custom model of the contract
-(:mod:`vaeinfo.models.contract`) also a BLAKE2b of its initial ``state_dict`` (its class is in the config), so two
-different models never share a run. ``checkpoint.pt`` holds the model and optimizer ``state_dict``,
-the generators' states, the history and the config; it is replaced atomically and read with
-``torch.load(..., weights_only=True)``. A checkpoint that cannot be read or does not match its run raises
-:class:`CheckpointError`. ``config.json`` beside it records the key's ingredients for humans.
+BLAKE2b of the bytes) and a SHA-256 of the source of the training code (:data:`TRAINING_CODE`,
+:func:`code_fingerprint`), so a change to the model, the objective or the loop trains anew instead of reusing
+weights of the old code; for a custom model of the contract (:mod:`vaeinfo.models.contract`) also a BLAKE2b of its
+initial ``state_dict`` (its class is in the config), so two different models never share a run. ``checkpoint.pt``
+holds the model and optimizer ``state_dict``, the generators' states, the history and the config; it is replaced
+atomically and read with ``torch.load(..., weights_only=True)``. A checkpoint that cannot be read or does not
+match its run raises :class:`CheckpointError`. ``config.json`` beside it records the key's ingredients for humans.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import importlib
 import json
 import os
 import warnings
@@ -22,8 +25,7 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
-from ..io import atomic_open, resolve_cache_dir
+from ..io import atomic_open, display_path, resolve_cache_dir
 from ..models.architectures import build_model
 from ..models.contract import VAEModel, check_model
 from .config import describe_model, normalize_config
@@ -33,6 +35,18 @@ CHECKPOINT = "checkpoint.pt"
 CONFIG_JSON = "config.json"
 CHECKPOINT_FORMAT = 1
 _CHECKPOINT_KEYS = {"format", "key", "config", "epoch", "device", "model", "optimizer", "rng", "history"}
+
+# The modules whose source decides the weights a run ends with, relative to the package root; their bytes enter the
+# key (:func:`code_fingerprint`). Not among them: the data pipeline (the key fingerprints the images themselves),
+# models.contract (checks only) and io (file writes; its CPU count only changes the thread count, like the machine).
+TRAINING_CODE = (
+    "models.architectures",  # layers, Glorot initialisation, reparameterisation, log-likelihoods
+    "models.objectives",  # the loss and its beta/capacity schedules
+    "training.config",  # defaults and how a config is read
+    "training.encode",  # as_images/to_unit: every training batch passes through them (uint8 -> [0, 1])
+    "training.train",  # the loop: seeds, data order, Adam, validation, resume
+    "training.checkpoint",  # what a checkpoint saves and restores (a resumed run's weights), and the key itself
+)
 
 
 class CheckpointError(RuntimeError):
@@ -69,8 +83,30 @@ def weights_fingerprint(model: VAEModel) -> dict:
     return {"tensors": len(state), "blake2b": digest.hexdigest()}
 
 
+def code_fingerprint() -> dict:
+    """``{"sha256": ..., "files": [module names]}``: SHA-256 of the source of the :data:`TRAINING_CODE` modules.
+
+    The files are found from the imported modules' ``__file__`` (a copy of the package hashes its own files) and
+    hashed once per process. Each enters as its module name, its length and its bytes, line endings normalised to
+    ``\\n`` (a Windows checkout gives the same key).
+    """
+    digest, names = _code_digest()
+    return {"sha256": digest, "files": list(names)}
+
+
+@functools.cache
+def _code_digest() -> tuple[str, tuple[str, ...]]:
+    root = __name__.split(".")[0]
+    digest, names = hashlib.sha256(), tuple(f"{root}.{name}" for name in TRAINING_CODE)
+    for name in names:
+        source = Path(importlib.import_module(name).__file__).read_bytes().replace(b"\r\n", b"\n")
+        digest.update(f"{name}:{len(source)}:".encode())
+        digest.update(source)
+    return digest.hexdigest(), names
+
+
 def cache_key(config: dict, data, validation=None, *, model: VAEModel | None = None) -> str:
-    """The run's cache key, e.g. ``"mnist_conv-3f2a..."``: hash of config, data fingerprints and version.
+    """The run's cache key, e.g. ``"mnist_conv-3f2a..."``: hash of config, data fingerprints and training code.
 
     ``model``: the custom model of ``train(..., model=model)`` (its class and initial weights enter the key).
     """
@@ -79,9 +115,12 @@ def cache_key(config: dict, data, validation=None, *, model: VAEModel | None = N
 
 
 def key_ingredients(cfg: dict, data, validation, model: VAEModel | None = None) -> dict:
-    """What the key hashes (and ``config.json`` records); ``weights`` only for a custom model."""
+    """What the key hashes (and ``config.json`` records); ``weights`` only for a custom model.
+
+    ``code`` is :func:`code_fingerprint`: the SHA-256 of the training code and the modules it covers.
+    """
     fingerprint = None if validation is None else data_fingerprint(validation)
-    ingredients = {"config": cfg, "data": data_fingerprint(data), "validation": fingerprint, "vaeinfo": __version__}
+    ingredients = {"config": cfg, "data": data_fingerprint(data), "validation": fingerprint, "code": code_fingerprint()}
     return ingredients if model is None else {**ingredients, "weights": weights_fingerprint(model)}
 
 
@@ -166,7 +205,7 @@ def load_model(path_or_key: str | os.PathLike, *, cache_dir: str | os.PathLike |
     load_weights(model, payload, path)
     model = model.to(device)
     if payload["epoch"] < cfg["epochs"]:
-        warnings.warn(f"{path} is from an unfinished run ({payload['epoch']}/{cfg['epochs']} epochs)", stacklevel=2)
+        warnings.warn(f"{display_path(path)} is from an unfinished run ({payload['epoch']}/{cfg['epochs']} epochs)", stacklevel=2)
     return model.eval()
 
 

@@ -1,4 +1,4 @@
-"""The training loop: seeded, resumable, and cached by a hash of (config, data, code version).
+"""The training loop: seeded, resumable, and cached by a hash of (config, data, training code).
 
 A training config is a plain JSON-able dict::
 
@@ -24,8 +24,10 @@ weights (with the same number of threads); CUDA kernels are not bitwise reproduc
 
 Cache and resume. Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE``
 > ``~/.cache/vaeinfo``), where the key hashes the normalised config, a fingerprint of the training and
-validation data (shape, dtype, BLAKE2b of the bytes) and ``vaeinfo.__version__`` (and a custom model's initial
-weights). After every epoch ``checkpoint.pt`` is replaced atomically; it holds the model and optimizer
+validation data (shape, dtype, BLAKE2b of the bytes), a SHA-256 of the source of the training code (the model, the
+objective, the config, the batch conversion, this loop and the checkpoints,
+:data:`vaeinfo.training.checkpoint.TRAINING_CODE`: an edit to any of them trains anew instead of reusing the old
+code's weights) and a custom model's initial weights. After every epoch ``checkpoint.pt`` is replaced atomically; it holds the model and optimizer
 ``state_dict``, the generators' states, the history and the config, and is read with
 ``torch.load(..., weights_only=True)``. A finished run is reused without training; an interrupted one resumes from its last epoch and ends with exactly the
 weights of an uninterrupted run. A checkpoint that cannot be read or does not match the run raises
@@ -48,7 +50,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..io import atomic_write_json, resolve_cache_dir
+from ..io import atomic_write_json, display_path, resolve_cache_dir
 from ..models.architectures import build_model, reparameterize
 from ..models.contract import VAEModel, check_model, device_of, input_shape
 from ..models.objectives import (
@@ -111,7 +113,7 @@ class TrainResult:
 def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
           cache_dir: str | os.PathLike | None = None, force: bool = False, device: str | torch.device | None = None,
           progress: bool = True) -> TrainResult:
-    """Train a VAE, or reuse the cached run with the same config, data, initial model and code version.
+    """Train a VAE, or reuse the cached run with the same config, data, initial model and training code.
 
     Parameters
     ----------
@@ -154,9 +156,10 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
     if path.exists():
         state = _resume(path, key, cfg, device, model)
         if state.epoch >= cfg["epochs"]:
-            _say(progress, f"vaeinfo: reusing the trained model in {folder} (pass force=True to retrain)")
+            _say(progress, f"vaeinfo: reusing the trained model in {display_path(folder)} "
+                           f"(pass force=True to retrain)")
             return TrainResult(state.model.eval(), state.history, cfg, key, folder, True, 0)
-        _say(progress, f"vaeinfo: resuming {folder} after epoch {state.epoch}/{cfg['epochs']}")
+        _say(progress, f"vaeinfo: resuming {display_path(folder)} after epoch {state.epoch}/{cfg['epochs']}")
     else:
         state = _fresh(cfg, device, model)
         atomic_write_json(folder / CONFIG_JSON, {"key": key, **ingredients})

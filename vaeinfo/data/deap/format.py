@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ...io import display_path
 from .. import DataError
 
 ENV_VAR = "VAEINFO_DEAP"
@@ -83,8 +84,8 @@ class DeapSource:
                 f"data_original.zip into {self.root}")
 
     def to_dict(self) -> dict:
-        """JSON-ready fields."""
-        return {**asdict(self), "root": str(self.root)}
+        """JSON-ready fields; ``root`` as :func:`vaeinfo.io.display_path` writes it (no absolute local path)."""
+        return {**asdict(self), "root": display_path(self.root)}
 
 
 def deap_source(path: str | os.PathLike | None = None) -> DeapSource:

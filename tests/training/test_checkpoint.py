@@ -1,0 +1,116 @@
+"""vaeinfo.training.checkpoint: the cache key hashes the source of the training code, not a version string.
+
+No training: a key needs only a config and the data's fingerprint (tiny tensors). The key of a copy of the package
+is computed in a fresh isolated interpreter (``python -I``, the copy first on ``sys.path``): the editable install
+would map ``vaeinfo`` to the repository even with ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import vaeinfo
+from vaeinfo.training import checkpoint
+from vaeinfo.training.checkpoint import TRAINING_CODE, cache_key, code_fingerprint, key_ingredients
+from vaeinfo.training.config import normalize_config
+
+CONFIG = {"model": {"architecture": "mlp", "input_shape": [4], "latent_dim": 2, "hidden": [4]}, "epochs": 1}
+SHAPES = {"data": [3, 4], "validation": [2, 4]}
+PACKAGE = Path(vaeinfo.__file__).parent
+
+# Runs in `python -I -c`: puts argv[1] (the folder holding a vaeinfo package) first on sys.path and prints the key
+# of CONFIG on zero tensors, the code fingerprint and where vaeinfo came from, as JSON.
+KEY_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import torch
+import vaeinfo
+from vaeinfo.training.checkpoint import cache_key, code_fingerprint
+config, shapes = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+key = cache_key(config, torch.zeros(shapes["data"]), torch.zeros(shapes["validation"]))
+print(json.dumps({"key": key, "code": code_fingerprint(), "package": vaeinfo.__file__}))
+"""
+
+
+def key_here() -> str:
+    return cache_key(CONFIG, torch.zeros(SHAPES["data"]), torch.zeros(SHAPES["validation"]))
+
+
+def key_in_subprocess(root: Path) -> dict:
+    """The key of CONFIG computed by the vaeinfo package in ``root`` (a folder holding ``vaeinfo/``)."""
+    result = subprocess.run([sys.executable, "-I", "-c", KEY_SCRIPT, str(root), json.dumps(CONFIG),
+                             json.dumps(SHAPES)], capture_output=True, text=True, cwd=root, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(answer["package"]).resolve() == (root / "vaeinfo" / "__init__.py").resolve()  # the copy ran
+    return answer
+
+
+def copy_package(root: Path) -> Path:
+    """A copy of the vaeinfo package under ``root`` (without bytecode); returns ``root``."""
+    shutil.copytree(PACKAGE, root / "vaeinfo", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def edit_line(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} is not one line of {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_the_key_hashes_the_training_code_and_records_it():
+    code = code_fingerprint()
+    assert code["files"] == [f"vaeinfo.{name}" for name in TRAINING_CODE]
+    assert {"vaeinfo.models.architectures", "vaeinfo.models.objectives", "vaeinfo.training.train",
+            "vaeinfo.training.config"} <= set(code["files"])
+    assert len(code["sha256"]) == 64 and int(code["sha256"], 16) >= 0
+    cfg = normalize_config(CONFIG)
+    ingredients = key_ingredients(cfg, torch.zeros(SHAPES["data"]), None)
+    assert ingredients["code"] == code and "vaeinfo" not in ingredients  # no version string any more
+    assert json.loads(json.dumps(ingredients)) == ingredients  # config.json records it as it is
+
+
+def test_the_key_is_stable_within_a_process_and_hashed_once():
+    checkpoint._code_digest.cache_clear()
+    first, fingerprint = key_here(), code_fingerprint()
+    fingerprint["files"].append("mutated by a caller")  # a copy: the cached value is not changed
+    assert key_here() == first and code_fingerprint() != fingerprint
+    info = checkpoint._code_digest.cache_info()
+    assert info.misses == 1 and info.hits >= 2
+
+
+def test_a_copy_of_the_package_gives_the_same_key_in_another_process(tmp_path):
+    answer = key_in_subprocess(copy_package(tmp_path / "copy"))
+    assert answer["key"] == key_here() and answer["code"] == code_fingerprint()
+
+
+@pytest.mark.parametrize("module, old, new, changes", [
+    ("models/objectives.py", "OBJECTIVES = tuple(_DEFAULTS)\n", "OBJECTIVES = tuple(_DEFAULTS)  # edited\n", True),
+    ("models/architectures.py", "LOG_2PI = math.log(2 * math.pi)\n", "LOG_2PI = math.log(2.0 * math.pi)\n", True),
+    ("training/train.py", "PROGRESS_INTERVAL_S = 30.0", "PROGRESS_INTERVAL_S = 30.5", True),
+    ("viz/plots.py", "from ..io import atomic_open\n", "from ..io import atomic_open  # edited\n", False),
+    ("data/mnist.py", "from __future__ import annotations\n", "from __future__ import annotations  # edited\n", False),
+])
+def test_editing_the_copied_training_code_changes_its_key(tmp_path, module, old, new, changes):
+    """One edited line of a copied module: a new key for the training code, the same key for any other module."""
+    root = copy_package(tmp_path / "copy")
+    edit_line(root / "vaeinfo" / module, old, new)
+    answer = key_in_subprocess(root)
+    assert (answer["key"] != key_here()) is changes
+    assert (answer["code"]["sha256"] != code_fingerprint()["sha256"]) is changes
+    assert answer["key"].startswith("mlp-")
+
+
+def test_windows_line_endings_give_the_same_key(tmp_path):
+    root = copy_package(tmp_path / "copy")
+    path = root / "vaeinfo" / "models" / "objectives.py"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert key_in_subprocess(root)["key"] == key_here()
+
