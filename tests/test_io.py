@@ -56,3 +56,24 @@ def test_progress_bar_is_plain_text_on_stderr_or_silent(capsys):
     assert "vaeinfo: counting" in err and "3/3" in err and "step" in err
     assert list(progress_bar(range(3), desc="counting", unit="step", enabled=False)) == [0, 1, 2]
     assert capsys.readouterr().err == ""
+
+
+def test_display_path_writes_no_local_folder_where_it_can(tmp_path, monkeypatch):
+    from vaeinfo.io import display_path
+
+    data, cache, repo = tmp_path / "data", tmp_path / "cache", tmp_path / "repo"
+    (repo / "notebooks").mkdir(parents=True)
+    monkeypatch.setenv("VAEINFO_DATA", str(data))
+    monkeypatch.setenv("VAEINFO_CACHE", str(cache))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(repo / "notebooks")
+    assert display_path(data / "celeba") == "$VAEINFO_DATA/celeba"
+    assert display_path(data) == "$VAEINFO_DATA"
+    assert display_path(cache / "models" / "k") == "$VAEINFO_CACHE/models/k"
+    assert display_path(repo / "notebooks" / "a.png") == "a.png"
+    assert display_path(repo / "notebooks") == "."
+    assert display_path(repo / "figures" / "x.png") == "../figures/x.png"
+    assert display_path(tmp_path / "home" / ".cache" / "vaeinfo") == "~/.cache/vaeinfo"
+    assert display_path("/elsewhere/file") == "/elsewhere/file"  # nothing to shorten it to: as it is
+    monkeypatch.delenv("VAEINFO_DATA")
+    assert display_path(data / "celeba") == str(data / "celeba")  # tmp_path is beside repo, not under its parent

@@ -24,11 +24,18 @@ def driver(*args: str, **env: str) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "vaeinfo.reproduce", *args], **env)
 
 
+def tiny_profile(tmp_path: Path) -> list[str]:
+    """Driver arguments for a profile ``tiny`` (just ``profile: tiny``) of a folder beside the test's notebooks."""
+    (tmp_path / "params").mkdir(exist_ok=True)
+    (tmp_path / "params" / "tiny.yaml").write_text("profile: tiny\n")
+    return ["--profile", "tiny", "--params", str(tmp_path / "params")]
+
+
 # ----------------------------------------------------------------------------- the shell script's interface
 def test_help_documents_the_interface():
     result = run(["bash", str(SCRIPT), "--help"])
     assert result.returncode == 0
-    for option in ("--profile smoke|quick|paper", "--data-dir DIR", "--only NN", "--test", "--download"):
+    for option in ("--profile NAME", "--data-dir DIR", "--only NN", "--test", "--download", "params/NAME.yaml"):
         assert option in result.stdout
 
 
@@ -98,7 +105,7 @@ def test_failing_notebook_is_reported_with_its_paths(tmp_path):
     nb.cells[0].metadata["tags"] = ["parameters"]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / "01_fails.ipynb")
-    result = driver("--profile", "smoke", "--notebooks", str(folder), "--data-dir", str(tmp_path), "--out", str(out))
+    result = driver(*tiny_profile(tmp_path), "--notebooks", str(folder), "--data-dir", str(tmp_path), "--out", str(out))
     assert result.returncode == 1
     assert "01_fails.ipynb FAILED" in result.stderr and "boom 42" in result.stderr
     assert str(out / "executed" / "01_fails.ipynb") in result.stderr
@@ -124,3 +131,148 @@ def test_readme_results_table_is_regenerated_between_markers(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="lacks the markers"):
         update_readme(readme, tmp_path / "results")
+
+
+# ----------------------------------------------------------------------------- checks before the first notebook
+def notebook(folder: Path, name: str, code: str, params: str = "profile = 'x'", requires=None) -> Path:
+    """A tiny notebook ``folder/name.ipynb``: a parameters cell, then ``code``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(params), nbformat.v4.new_code_cell(code)]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if requires:
+        nb.metadata["vaeinfo"] = {"requires": requires}
+    nbformat.write(nb, folder / f"{name}.ipynb")
+    return folder / f"{name}.ipynb"
+
+
+def test_every_key_of_the_shipped_profiles_is_declared_by_a_notebook():
+    from vaeinfo.reproduce import check_keys, declared_parameters, load_profile, select_notebooks
+
+    declared = {nb.stem: declared_parameters(nb) for nb in select_notebooks(REPO / "notebooks")}
+    profiles = sorted(p.stem for p in (REPO / "params").glob("*.yaml"))
+    assert {"smoke", "quick", "paper"} <= set(profiles)
+    for profile in profiles:
+        check_keys(load_profile(profile), declared, REPO / "params" / f"{profile}.yaml")  # raises on an unknown key
+
+
+def test_each_notebooks_parameters_cell_holds_the_quick_profiles_values():
+    from vaeinfo.reproduce import declared_parameters, load_profile, select_notebooks
+
+    quick = load_profile("quick")
+    for nb in select_notebooks(REPO / "notebooks"):
+        declared = declared_parameters(nb)
+        differ = {k: (declared[k], quick[k]) for k in declared.keys() & quick.keys() if declared[k] != quick[k]}
+        assert not differ, f"{nb.name}: parameters cell (value, quick profile) disagree: {differ}"
+        assert declared["out_dir"] == "../figures/local", f"{nb.name}: a hand run must not overwrite figures/"
+
+
+def test_a_misspelt_profile_key_stops_the_run_naming_the_closest_key(tmp_path):
+    folder = tmp_path / "nbs"
+    notebook(folder, "01_a", "print('ran')", params="profile = 'x'\nbeta = 10.0\nlatent_dim = 128")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "mine.yaml").write_text("profile: mine\nbetaa: 6\n")
+    result = driver("--profile", "mine", "--params", str(tmp_path / "params"), "--notebooks", str(folder),
+                    "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "unknown key 'betaa'" in result.stderr and "did you mean 'beta'?" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_users_own_profile_runs_end_to_end(tmp_path):
+    from vaeinfo.reproduce import default_out_dir
+
+    folder = tmp_path / "nbs"
+    notebook(folder, "01_a", "print(f'beta is {beta}')", params="profile = 'x'\nbeta = 10.0\nout_dir = 'o'")
+    notebook(folder, "02_b", "print(f'no beta here: {profile}')", params="profile = 'x'\nout_dir = 'o'")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "my-run.yaml").write_text("profile: my-run\nbeta: 6.5\n")
+    out = tmp_path / "out"
+    result = driver("--profile", "my-run", "--params", str(tmp_path / "params"), "--notebooks", str(folder),
+                    "--data-dir", str(tmp_path), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "beta is 6.5" in result.stdout and "no beta here: my-run" in result.stdout
+    assert "reproduce: 2 ran, 0 skipped, 0 failed" in result.stdout
+    # Only the parameters a notebook declares are injected into it.
+    injected = [c for c in nbformat.read(out / "executed" / "02_b.ipynb", as_version=4).cells
+                if "injected-parameters" in c.metadata.get("tags", [])][0]
+    assert "beta" not in injected.source and "profile = \"my-run\"" in injected.source
+    assert default_out_dir("my-run") == REPO / "figures" / "my-run"
+
+
+def test_bad_data_is_one_error_before_any_notebook_runs(mnist_root, tmp_path):
+    data = tmp_path / "data"
+    (data / "MNIST" / "raw").mkdir(parents=True)
+    for file in (mnist_root / "MNIST" / "raw").glob("*-ubyte"):
+        (data / "MNIST" / "raw" / file.name).symlink_to(file)
+    truncated = data / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    truncated.unlink()
+    truncated.write_bytes((mnist_root / "MNIST" / "raw" / truncated.name).read_bytes()[:100_000])
+    out = tmp_path / "out"
+    result = driver("--profile", "smoke", "--data-dir", str(data), "--out", str(out))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "t10k-images-idx3-ubyte" in errors[0], result.stderr
+    assert "no notebook was run" in result.stderr and "===" not in result.stdout and not out.exists()
+
+
+def test_a_notebook_whose_optional_data_is_absent_is_skipped_but_an_error_when_asked_for(tmp_path):
+    folder, out, empty = tmp_path / "nbs", tmp_path / "out", tmp_path / "empty"
+    empty.mkdir()
+    notebook(folder, "01_runs", "print('ran 01')")
+    notebook(folder, "05_faces", "print('ran 05')", requires=["CelebA"])
+    result = driver(*tiny_profile(tmp_path), "--notebooks", str(folder), "--data-dir", str(empty), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ran 01" in result.stdout and "ran 05" not in result.stdout
+    row = [line for line in result.stdout.splitlines() if line.startswith("05_faces ")][0]
+    assert "skipped" in row and "skipped: no CelebA in " in row and "download the aligned CelebA" in row
+    assert result.stdout.strip().splitlines()[-1] == "reproduce: 1 ran, 1 skipped (05_faces), 0 failed"
+    asked = driver(*tiny_profile(tmp_path), "--notebooks", str(folder), "--data-dir", str(empty), "--out", str(out),
+                   "--only", "05")
+    assert asked.returncode == 1 and "05_faces.ipynb needs CelebA: no CelebA in" in asked.stderr
+
+
+def test_a_failed_notebook_never_shows_an_earlier_runs_numbers(tmp_path):
+    folder, out = tmp_path / "nbs", tmp_path / "out"
+    notebook(folder, "01_fails", "raise ValueError('the data is bad\\nsecond line')")
+    (out / "results").mkdir(parents=True)
+    (out / "results" / "01_fails.json").write_text(json.dumps({"name": "01_fails", "summary": "OLD NUMBERS 0.99"}))
+    result = driver(*tiny_profile(tmp_path), "--notebooks", str(folder), "--data-dir", str(tmp_path), "--out", str(out))
+    assert result.returncode == 1
+    row = [line for line in result.stdout.splitlines() if line.startswith("01_fails ")][0]
+    assert "FAILED" in row and row.endswith("ValueError: the data is bad") and "OLD NUMBERS" not in result.stdout
+    assert not (out / "results" / "01_fails.json").exists()
+    assert result.stdout.strip().splitlines()[-1] == "reproduce: 0 ran, 0 skipped, 1 failed (01_fails)"
+
+
+def test_executed_copies_carry_no_local_paths_or_timings(tmp_path):
+    from vaeinfo.reproduce import portable_notebook
+
+    folder = REPO / "notebooks"
+    executed = tmp_path / "executed" / "00_data.ipynb"
+    nb = nbformat.read(folder / "00_data.ipynb", as_version=4)
+    nb.metadata["papermill"] = {"input_path": str(folder / "00_data.ipynb"), "output_path": str(executed),
+                                "start_time": "2026-01-01T00:00:00", "end_time": "x", "duration": 1.5}
+    for cell in nb.cells:
+        cell.metadata["papermill"] = {"start_time": "t", "end_time": "t", "duration": 0.1, "status": "completed"}
+        cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
+    executed.parent.mkdir()
+    nbformat.write(nb, executed)
+    portable_notebook(executed, folder / "00_data.ipynb")
+    text = executed.read_text()
+    assert '"input_path": "notebooks/00_data.ipynb"' in text and str(REPO) not in text
+    for field in ('"start_time"', '"end_time"', '"duration"', '"execution"', "iopub"):
+        assert field not in text
+    assert '"status": "completed"' in text
+
+
+def test_committed_outputs_carry_no_absolute_local_paths():
+    files = subprocess.run(["git", "ls-files", "figures"], capture_output=True, text=True, cwd=REPO,
+                           check=True).stdout.split()
+    assert len(files) > 20
+    offenders = []
+    for name in files:
+        text = (REPO / name).read_bytes().decode("utf-8", errors="replace")
+        offenders += [f"{name}: {root}" for root in ("/root", "/home", "/tmp", "/work", "/Users") if root in text]
+    assert not offenders, offenders

@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the process exit status (0 ok, 1 a notebook failed or bad data, 2 usage)."""
     args = _parser().parse_args(argv)
     try:
-        params = load_profile(args.profile)
+        params = load_profile(args.profile, Path(args.params))
         all_notebooks = select_notebooks(Path(args.notebooks))
         declared = {nb.stem: declared_parameters(nb) for nb in all_notebooks}
-        check_keys(params, declared, profile_file(args.profile))
+        check_keys(params, declared, Path(args.params) / f"{args.profile}.yaml")
         notebooks = select_notebooks(Path(args.notebooks), args.only)
         out = Path(args.out).resolve() if args.out else default_out_dir(args.profile)
         inventory = _inventory(args.data_dir, params.get("deap_dir"), args.download)
@@ -93,24 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(o.status == "FAILED" for o in outcomes) else 0
 
 
-def profile_file(profile: str) -> Path:
-    """``params/<profile>.yaml`` of the repository."""
-    return REPO / "params" / f"{profile}.yaml"
-
-
-def load_profile(profile: str) -> dict:
-    """Parameters of ``params/<profile>.yaml`` as a dict; ValueError for a profile without a file or a bad name."""
-    path = profile_file(profile)
+def load_profile(profile: str, folder: Path = REPO / "params") -> dict:
+    """Parameters of ``<folder>/<profile>.yaml`` as a dict; ValueError for a profile without a file or a bad name."""
+    path = folder / f"{profile}.yaml"
     known = sorted(p.stem for p in path.parent.glob("*.yaml"))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", profile) or profile in RESERVED:
         raise ValueError(f"bad profile name {profile!r}: use letters, digits, '-' and '_', and none of {RESERVED}")
     if not path.is_file():
-        raise ValueError(f"unknown profile {profile!r}: no params/{profile}.yaml. Choose one of: {', '.join(known)}, "
-                         f"or write params/{profile}.yaml")
+        raise ValueError(f"unknown profile {profile!r}: no {path}. Choose one of: {', '.join(known)}, "
+                         f"or write {path}")
     with open(path, encoding="utf-8") as fh:
         params = yaml.safe_load(fh) or {}
     if not isinstance(params, dict):
-        raise ValueError(f"params/{profile}.yaml must hold a mapping of parameter names to values")
+        raise ValueError(f"{path} must hold a mapping of parameter names to values")
     return params
 
 
@@ -328,6 +323,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=None, help="output folder (default: figures/ or figures/<profile>/)")
     parser.add_argument("--download", action="store_true", help="allow downloading MNIST")
     parser.add_argument("--notebooks", default=str(REPO / "notebooks"), help="folder of NN_*.ipynb notebooks")
+    parser.add_argument("--params", default=str(REPO / "params"), help="folder of the profiles NAME.yaml")
     return parser
 
 

@@ -22,7 +22,7 @@ from vaeinfo.data.celeba import (
     load_celeba_train_validation,
     preprocess,
 )
-from vaeinfo.io import resolve_cache_dir
+from vaeinfo.io import display_path, resolve_cache_dir
 
 N_FAKE = 8
 
@@ -70,7 +70,7 @@ def test_train_images_shape_dtype_range(train, celeba_root):
     assert float(train.images.max()) > 0.99 and float(train.images.min()) < 0.01  # real faces use the range
     assert train.labels.dtype == torch.int64 and tuple(train.labels.shape) == (10000, 40)
     assert set(train.labels.unique().tolist()) == {0, 1}
-    assert train.source.to_dict() == {"name": "CelebA", "path": str(celeba_root), "n": 10000,
+    assert train.source.to_dict() == {"name": "CelebA", "path": display_path(celeba_root), "n": 10000,
                                       "split": "train", "image_shape": (3, 64, 64), "fallback": False}
 
 

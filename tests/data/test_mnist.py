@@ -11,6 +11,7 @@ import torch
 from vaeinfo.data import SPLITS, DataError, resolve_data_dir
 from vaeinfo.data import mnist as data
 from vaeinfo.data.mnist import load_digits, load_mnist
+from vaeinfo.io import display_path
 
 
 # ----------------------------------------------------------------------------- resolution order
@@ -85,7 +86,7 @@ def test_mnist_split_is_the_papers(mnist, mnist_root):
 def test_mnist_subset_and_source_record(mnist_root):
     d = load_mnist("validation", mnist_root, n=123)
     assert len(d) == 123 and d.source.n == 123
-    assert d.source.to_dict() == {"name": "MNIST", "path": str(mnist_root), "n": 123, "split": "validation",
+    assert d.source.to_dict() == {"name": "MNIST", "path": display_path(mnist_root), "n": 123, "split": "validation",
                                   "image_shape": (1, 28, 28), "fallback": False}
 
 

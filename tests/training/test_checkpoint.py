@@ -18,39 +18,65 @@ import torch
 
 import vaeinfo
 from vaeinfo.training import checkpoint
-from vaeinfo.training.checkpoint import TRAINING_CODE, cache_key, code_fingerprint, key_ingredients
+from vaeinfo.training.checkpoint import (
+    TRAINING_CODE,
+    cache_key,
+    code_fingerprint,
+    key_ingredients,
+)
 from vaeinfo.training.config import normalize_config
 
 CONFIG = {"model": {"architecture": "mlp", "input_shape": [4], "latent_dim": 2, "hidden": [4]}, "epochs": 1}
 SHAPES = {"data": [3, 4], "validation": [2, 4]}
 PACKAGE = Path(vaeinfo.__file__).parent
 
-# Runs in `python -I -c`: puts argv[1] (the folder holding a vaeinfo package) first on sys.path and prints the key
-# of CONFIG on zero tensors, the code fingerprint and where vaeinfo came from, as JSON.
+# Runs in `python -I -c`: for each folder of argv[3:] (each holding a vaeinfo package), imports vaeinfo afresh with
+# only that folder first on sys.path and prints the key of CONFIG on zero tensors, the code fingerprint and where
+# vaeinfo came from; one JSON list. One interpreter for all copies: torch is imported once.
 KEY_SCRIPT = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
+import importlib, json, sys
 import torch
-import vaeinfo
-from vaeinfo.training.checkpoint import cache_key, code_fingerprint
-config, shapes = json.loads(sys.argv[2]), json.loads(sys.argv[3])
-key = cache_key(config, torch.zeros(shapes["data"]), torch.zeros(shapes["validation"]))
-print(json.dumps({"key": key, "code": code_fingerprint(), "package": vaeinfo.__file__}))
+config, shapes = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+answers = []
+for root in sys.argv[3:]:
+    for name in [name for name in sys.modules if name == "vaeinfo" or name.startswith("vaeinfo.")]:
+        del sys.modules[name]
+    sys.path.insert(0, root)
+    importlib.invalidate_caches()
+    import vaeinfo
+    from vaeinfo.training.checkpoint import cache_key, code_fingerprint
+    key = cache_key(config, torch.zeros(shapes["data"]), torch.zeros(shapes["validation"]))
+    answers.append({"key": key, "code": code_fingerprint(), "package": vaeinfo.__file__})
+    sys.path.remove(root)
+print(json.dumps(answers))
 """
+
+# Copies of the package, each with one line of one module edited: (name, module, old line, new line, key changes?).
+EDITS = [
+    ("objectives", "models/objectives.py", "OBJECTIVES = tuple(_DEFAULTS)\n",
+     "OBJECTIVES = tuple(_DEFAULTS)  # edited\n", True),
+    ("architectures", "models/architectures.py", "LOG_2PI = math.log(2 * math.pi)\n",
+     "LOG_2PI = math.log(2.0 * math.pi)\n", True),
+    ("train", "training/train.py", "PROGRESS_INTERVAL_S = 30.0", "PROGRESS_INTERVAL_S = 30.5", True),
+    ("plots", "viz/plots.py", "from ..io import atomic_open\n", "from ..io import atomic_open  # edited\n", False),
+    ("mnist", "data/mnist.py", "from __future__ import annotations\n",
+     "from __future__ import annotations  # edited\n", False),
+]
 
 
 def key_here() -> str:
     return cache_key(CONFIG, torch.zeros(SHAPES["data"]), torch.zeros(SHAPES["validation"]))
 
 
-def key_in_subprocess(root: Path) -> dict:
-    """The key of CONFIG computed by the vaeinfo package in ``root`` (a folder holding ``vaeinfo/``)."""
-    result = subprocess.run([sys.executable, "-I", "-c", KEY_SCRIPT, str(root), json.dumps(CONFIG),
-                             json.dumps(SHAPES)], capture_output=True, text=True, cwd=root, timeout=300, check=False)
+def keys_in_subprocess(roots: list[Path]) -> list[dict]:
+    """The key of CONFIG computed by the vaeinfo package in each of ``roots`` (folders holding ``vaeinfo/``)."""
+    result = subprocess.run([sys.executable, "-I", "-c", KEY_SCRIPT, json.dumps(CONFIG), json.dumps(SHAPES),
+                             *map(str, roots)], capture_output=True, text=True, cwd=roots[0], timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
-    assert Path(answer["package"]).resolve() == (root / "vaeinfo" / "__init__.py").resolve()  # the copy ran
-    return answer
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    for root, answer in zip(roots, answers, strict=True):
+        assert Path(answer["package"]).resolve() == (root / "vaeinfo" / "__init__.py").resolve()  # the copy ran
+    return answers
 
 
 def copy_package(root: Path) -> Path:
@@ -63,6 +89,20 @@ def edit_line(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, f"{old!r} is not one line of {path}"
     path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory) -> dict[str, dict]:
+    """name -> the answer of KEY_SCRIPT for: an unedited copy, each copy of EDITS, and one with CRLF line endings."""
+    base = tmp_path_factory.mktemp("copies")
+    roots = {"unedited": copy_package(base / "unedited")}
+    for name, module, old, new, _ in EDITS:
+        roots[name] = copy_package(base / name)
+        edit_line(roots[name] / "vaeinfo" / module, old, new)
+    roots["crlf"] = copy_package(base / "crlf")
+    path = roots["crlf"] / "vaeinfo" / "models" / "objectives.py"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    return dict(zip(roots, keys_in_subprocess(list(roots.values())), strict=True))
 
 
 def test_the_key_hashes_the_training_code_and_records_it():
@@ -86,31 +126,18 @@ def test_the_key_is_stable_within_a_process_and_hashed_once():
     assert info.misses == 1 and info.hits >= 2
 
 
-def test_a_copy_of_the_package_gives_the_same_key_in_another_process(tmp_path):
-    answer = key_in_subprocess(copy_package(tmp_path / "copy"))
-    assert answer["key"] == key_here() and answer["code"] == code_fingerprint()
+def test_a_copy_of_the_package_gives_the_same_key_in_another_process(copies):
+    assert copies["unedited"]["key"] == key_here() and copies["unedited"]["code"] == code_fingerprint()
 
 
-@pytest.mark.parametrize("module, old, new, changes", [
-    ("models/objectives.py", "OBJECTIVES = tuple(_DEFAULTS)\n", "OBJECTIVES = tuple(_DEFAULTS)  # edited\n", True),
-    ("models/architectures.py", "LOG_2PI = math.log(2 * math.pi)\n", "LOG_2PI = math.log(2.0 * math.pi)\n", True),
-    ("training/train.py", "PROGRESS_INTERVAL_S = 30.0", "PROGRESS_INTERVAL_S = 30.5", True),
-    ("viz/plots.py", "from ..io import atomic_open\n", "from ..io import atomic_open  # edited\n", False),
-    ("data/mnist.py", "from __future__ import annotations\n", "from __future__ import annotations  # edited\n", False),
-])
-def test_editing_the_copied_training_code_changes_its_key(tmp_path, module, old, new, changes):
+@pytest.mark.parametrize("name, module, changes", [(name, module, changes) for name, module, *_, changes in EDITS])
+def test_editing_the_copied_training_code_changes_its_key(copies, name, module, changes):
     """One edited line of a copied module: a new key for the training code, the same key for any other module."""
-    root = copy_package(tmp_path / "copy")
-    edit_line(root / "vaeinfo" / module, old, new)
-    answer = key_in_subprocess(root)
-    assert (answer["key"] != key_here()) is changes
-    assert (answer["code"]["sha256"] != code_fingerprint()["sha256"]) is changes
-    assert answer["key"].startswith("mlp-")
+    answer, unedited = copies[name], copies["unedited"]
+    assert (answer["key"] != unedited["key"]) is changes, module
+    assert (answer["code"]["sha256"] != unedited["code"]["sha256"]) is changes, module
+    assert answer["key"].startswith("mlp-") and answer["code"]["files"] == unedited["code"]["files"]
 
 
-def test_windows_line_endings_give_the_same_key(tmp_path):
-    root = copy_package(tmp_path / "copy")
-    path = root / "vaeinfo" / "models" / "objectives.py"
-    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
-    assert key_in_subprocess(root)["key"] == key_here()
-
+def test_windows_line_endings_give_the_same_key(copies):
+    assert copies["crlf"]["key"] == copies["unedited"]["key"]

@@ -70,19 +70,18 @@ def served(mnist_root, tmp_path_factory):
     pm.execute_notebook(str(REPO / "notebooks" / "07_live_traversal.ipynb"), str(notebook), parameters=params,
                         prepare_only=True, kernel_name="python3", progress_bar=False)
     port = _free_port()
-    log = open(folder / "voila.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "voila", notebook.name, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-         "--show_tracebacks=True"],
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), "JUPYTER_PLATFORM_DIRS": "1"},
-    )
-    try:
-        _wait_for_port(port, server, folder / "voila.log")
-        yield f"http://127.0.0.1:{port}/", folder
-    finally:
-        _stop(server)
-        log.close()
+    with open(folder / "voila.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "voila", notebook.name, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+             "--show_tracebacks=True"],
+            cwd=folder, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), "JUPYTER_PLATFORM_DIRS": "1"},
+        )
+        try:
+            _wait_for_port(port, server, folder / "voila.log")
+            yield f"http://127.0.0.1:{port}/", folder
+        finally:
+            _stop(server)
 
 
 @pytest.fixture(scope="module")

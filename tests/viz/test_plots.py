@@ -8,9 +8,9 @@ import pytest
 
 matplotlib.use("Agg")
 
-from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.colors import to_hex
 
-from vaeinfo.viz import plots  # noqa: E402
+from vaeinfo.viz import plots
 
 
 def test_save_figure_writes_png_and_pdf(tmp_path):
@@ -59,10 +59,17 @@ def test_labelled_grid_checks_labels():
 
 def test_heatmap_is_centred_and_checks_labels():
     values = np.array([[0.5, 0.9, np.nan], [0.2, 0.5, 0.6]])
-    fig = plots.heatmap(values, ["z1", "z2"], ["a", "b", "c"], center=0.5, colorbar_label="AUC")
-    image = fig.axes[0].images[0]
-    assert image.get_clim() == pytest.approx((0.1, 0.9))  # symmetric about 0.5 by the largest distance, 0.4
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
+    fig = plots.heatmap(values, ["z1", "z2"], ["a", "b", "c"], center=0.5, colorbar_label="AUC", title="AUC")
+    ax, bar = fig.axes
+    (mesh,) = ax.collections  # seaborn's heatmap: one QuadMesh, row 0 at the top
+    assert mesh.get_clim() == pytest.approx((0.1, 0.9))  # symmetric about 0.5 by the largest distance, 0.4
+    assert mesh.get_cmap().name == "RdBu_r" and bar.get_ylabel() == "AUC" and ax.get_title(loc="left") == "AUC"
+    assert np.ma.getmaskarray(mesh.get_array()).tolist() == [[False, False, True], [False, False, False]]  # NaN: blank
+    assert ax.yaxis_inverted()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["z1", "z2"]
+    assert [t.get_rotation() for t in ax.get_xticklabels() + ax.get_yticklabels()] == [90] * 3 + [0] * 2
+    matplotlib.pyplot.close(fig)
     with pytest.raises(ValueError, match="row and column labels"):
         plots.heatmap(values, ["z1"], ["a", "b", "c"])
 

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import torch
 
-from ..io import display_path
-
 ENV_VAR = "VAEINFO_DATA"
 SPLITS = ("train", "validation", "test")
 
@@ -42,7 +40,7 @@ class DataRoot:
     def describe(self) -> str:
         """Human-readable origin, e.g. ``"/data (from VAEINFO_DATA)"``."""
         label = {"argument": "the data_dir argument", "VAEINFO_DATA": f"${ENV_VAR}", "default": "the default ./data"}
-        return f"{display_path(self.path)} (from {label[self.origin]})"
+        return f"{self.path} (from {label[self.origin]})"
 
 
 @dataclass(frozen=True)

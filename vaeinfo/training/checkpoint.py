@@ -155,7 +155,7 @@ def read_checkpoint(path: Path) -> dict:
     fix = "Fix: delete it, or pass force=True to retrain."
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for damaged files
+    except Exception as exc:  # noqa: BLE001 -- torch raises RuntimeError, EOFError, UnpicklingError, ...: damaged
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"{path} cannot be read ({reason}): it is truncated or corrupt. {fix}") from None
     valid = isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
@@ -205,7 +205,8 @@ def load_model(path_or_key: str | os.PathLike, *, cache_dir: str | os.PathLike |
     load_weights(model, payload, path)
     model = model.to(device)
     if payload["epoch"] < cfg["epochs"]:
-        warnings.warn(f"{display_path(path)} is from an unfinished run ({payload['epoch']}/{cfg['epochs']} epochs)", stacklevel=2)
+        warnings.warn(f"{display_path(path)} is from an unfinished run ({payload['epoch']}/{cfg['epochs']} epochs)",
+                      stacklevel=2)
     return model.eval()
 
 

@@ -22,17 +22,17 @@ each evaluation, so the validation loss of one set of weights is always the same
 numpy RNGs are neither used nor changed. On the CPU the same config and data give bitwise identical
 weights (with the same number of threads); CUDA kernels are not bitwise reproducible.
 
-Cache and resume. Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE``
-> ``~/.cache/vaeinfo``), where the key hashes the normalised config, a fingerprint of the training and
-validation data (shape, dtype, BLAKE2b of the bytes), a SHA-256 of the source of the training code (the model, the
-objective, the config, the batch conversion, this loop and the checkpoints,
-:data:`vaeinfo.training.checkpoint.TRAINING_CODE`: an edit to any of them trains anew instead of reusing the old
-code's weights) and a custom model's initial weights. After every epoch ``checkpoint.pt`` is replaced atomically; it holds the model and optimizer
-``state_dict``, the generators' states, the history and the config, and is read with
-``torch.load(..., weights_only=True)``. A finished run is reused without training; an interrupted one resumes from its last epoch and ends with exactly the
-weights of an uninterrupted run. A checkpoint that cannot be read or does not match the run raises
-:class:`CheckpointError` and is left in place; ``force=True`` deletes it and trains from scratch.
-``config.json`` beside it records the key's ingredients for humans.
+Cache and resume. Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` >
+``~/.cache/vaeinfo``), where the key hashes the normalised config, a fingerprint of the training and validation data
+(shape, dtype, BLAKE2b of the bytes), a SHA-256 of the source of the training code (the model, the objective, the
+config, the batch conversion, this loop and the checkpoints, :data:`vaeinfo.training.checkpoint.TRAINING_CODE`: an
+edit to any of them trains anew instead of reusing the old code's weights) and a custom model's initial weights.
+After every epoch ``checkpoint.pt`` is replaced atomically; it holds the model and optimizer ``state_dict``, the
+generators' states, the history and the config, and is read with ``torch.load(..., weights_only=True)``. A finished
+run is reused without training; an interrupted one resumes from its last epoch and ends with exactly the weights of
+an uninterrupted run. A checkpoint that cannot be read or does not match the run raises :class:`CheckpointError` and
+is left in place; ``force=True`` deletes it and trains from scratch. ``config.json`` beside it records the key's
+ingredients for humans.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns  # the heatmap; the other figures draw exact per-factor values (stems, bars, lines, scatters)
 import torch
 
 from ..io import atomic_open
@@ -105,7 +106,7 @@ def mi_pulse(mi: np.ndarray, variance: np.ndarray | None = None, threshold: floa
     panels = 1 if variance is None else 2
     fig, axes = plt.subplots(panels, 1, figsize=(10, 2.6 * panels), sharex=True, squeeze=False)
     ax = axes[0, 0]
-    markers, stems, base = ax.stem(index, mi, basefmt=" ")
+    markers, stems, _ = ax.stem(index, mi, basefmt=" ")
     plt.setp(stems, linewidth=1.0, color="0.5")
     plt.setp(markers, markersize=3, color="0.5")
     ax.plot(index[active], mi[active], "o", color="C3", markersize=5)
@@ -184,7 +185,7 @@ def curves(x: np.ndarray, ys: dict[str, np.ndarray], xlabel: str, ylabel: str, t
 
 def heatmap(values: np.ndarray, row_labels: list[str], col_labels: list[str], *, center: float = 0.0,
             colorbar_label: str = "", title: str = "") -> plt.Figure:
-    """A (rows, cols) matrix as a diverging colour map centred on ``center`` (NaN cells are left blank).
+    """A (rows, cols) matrix as a seaborn heatmap, diverging colours centred on ``center`` (NaN cells left blank).
 
     Parameters
     ----------
@@ -198,10 +199,10 @@ def heatmap(values: np.ndarray, row_labels: list[str], col_labels: list[str], *,
     spread = np.nanmax(np.abs(values - center)) if np.isfinite(values).any() else 1.0
     rows, cols = values.shape
     fig, ax = plt.subplots(figsize=(max(5.0, 0.24 * cols + 2.0), max(2.0, 0.35 * rows + 1.6)))
-    image = ax.imshow(values, cmap="RdBu_r", vmin=center - spread, vmax=center + spread, aspect="auto")
-    ax.set_xticks(np.arange(cols), col_labels, rotation=90, fontsize=7)
-    ax.set_yticks(np.arange(rows), row_labels, fontsize=8)
-    fig.colorbar(image, ax=ax, label=colorbar_label, fraction=0.03, pad=0.01)
+    sns.heatmap(values, ax=ax, cmap="RdBu_r", vmin=center - spread, vmax=center + spread, xticklabels=col_labels,
+                yticklabels=row_labels, cbar_kws={"label": colorbar_label, "fraction": 0.03, "pad": 0.01})
+    ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+    ax.tick_params(axis="y", labelrotation=0, labelsize=8)
     if title:
         ax.set_title(title, fontsize=9, loc="left")
     fig.tight_layout()

@@ -1,0 +1,49 @@
+"""vaeinfo.data.inventory: what a data folder holds, validated once before a run."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaeinfo.data import DataError
+from vaeinfo.data.inventory import take_inventory
+
+
+def test_an_empty_folder_holds_no_optional_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("VAEINFO_DEAP", raising=False)
+    monkeypatch.delenv("VAEINFO_DATA", raising=False)
+    inventory = take_inventory(tmp_path)
+    assert inventory.present == {"MNIST": False, "CelebA": False}  # DEAP only when a folder is configured
+    assert inventory.missing(["CelebA", "MNIST"]) == ["CelebA", "MNIST"]
+    reason = inventory.reason("CelebA")
+    assert reason.startswith(f"no CelebA in {tmp_path} (download the aligned CelebA")
+
+
+def test_the_shared_folder_holds_mnist_and_celeba(data_root, monkeypatch):
+    monkeypatch.delenv("VAEINFO_DEAP", raising=False)
+    if not (data_root / "celeba").is_dir():
+        pytest.skip("no CelebA in the data folder")
+    inventory = take_inventory(data_root)
+    assert inventory.present == {"MNIST": True, "CelebA": True} and inventory.missing(["CelebA"]) == []
+
+
+def test_broken_data_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("VAEINFO_DEAP", raising=False)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"\0" * 16)
+    with pytest.raises(DataError, match=r"MNIST is incomplete .*missing \['t10k-images-idx3-ubyte'"):
+        take_inventory(tmp_path)
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").unlink()
+    (tmp_path / "celeba").mkdir()
+    with pytest.raises(DataError, match=r"CelebA is incomplete"):
+        take_inventory(tmp_path)
+
+
+def test_a_configured_deap_folder_must_hold_subject_files(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("VAEINFO_DEAP", str(tmp_path / "deap-missing"))
+    with pytest.raises(DataError, match=r"deap-missing .*does not exist"):
+        take_inventory(tmp_path / "data")
+    (tmp_path / "deap" / "data_preprocessed_python").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"no s01.dat .. s32.dat files"):
+        take_inventory(tmp_path / "data", tmp_path / "deap")
