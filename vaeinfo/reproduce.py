@@ -9,7 +9,8 @@ closest known key), and the data folder is validated once (:func:`vaeinfo.data.i
 corrupt or incomplete data set stops the run with one error, exit 1).
 
 Each ``notebooks/NN_name.ipynb`` is then executed with the profile's values of the parameters it declares plus
-``download`` and ``out_dir`` (written relative to ``notebooks/`` when inside the repository), kernel ``python3``,
+``download``, ``interactive=False`` (no live widgets) and ``out_dir`` (written relative to ``notebooks/`` when inside
+the repository), kernel ``python3``,
 working directory ``notebooks/``; the data folder reaches the kernel as ``$VAEINFO_DATA``. A notebook whose
 metadata ``vaeinfo.requires`` names an absent data set (05 needs CelebA) is skipped, saying why, unless it was
 asked for with ``--only`` (then it is an error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with
@@ -45,7 +46,7 @@ from .results import update_readme
 
 REPO = Path(__file__).resolve().parent.parent
 RESERVED = ("executed", "results", "local")  # folders of figures/ that are not a profile's output
-INJECTED = ("download", "out_dir")  # set by the driver, not by a profile
+INJECTED = ("download", "out_dir", "interactive")  # set by the driver, not by a profile
 
 
 @dataclass
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reproduce: error: {exc}", file=sys.stderr)
         return 2
     os.environ[ENV_VAR] = str(inventory.root.path)  # the kernels resolve the data folder from it
-    params.update(download=args.download, out_dir=kernel_path(out, Path(args.notebooks)))
+    params.update(download=args.download, out_dir=kernel_path(out, Path(args.notebooks)), interactive=False)
     print(f"reproduce: profile {args.profile}, data {inventory.root.describe()}, output {out}", flush=True)
     outcomes = [skipped(nb, reason) if reason else run_notebook(nb, _subset(params, declared[nb.stem]), out)
                 for nb, reason in plan]
@@ -208,7 +209,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
             pm.execute_notebook(
                 str(notebook), str(executed), parameters=params, kernel_name="python3",
                 cwd=str(notebook.parent), log_output=True, progress_bar=False,
-                store_widget_state=bool(params.get("interactive")),  # widgets not shown: their state is dead weight
+                store_widget_state=False,  # headless (interactive=False): no widget is shown, its state is dead weight
             )
             error = None
         except Exception as exc:  # papermill wraps the cell's error; report it and go on to the next notebook
