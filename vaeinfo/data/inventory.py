@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..io import display_path
 from . import DataRoot, resolve_data_dir
 from .celeba import GET_CELEBA_HINT, check_celeba
 from .deap.folder import available_subjects
@@ -42,8 +41,8 @@ class Inventory:
         return [name for name in names if not self.present.get(name, False)]
 
     def reason(self, name: str) -> str:
-        """Why a data set is absent and how to get it, e.g. ``"no CelebA in $VAEINFO_DATA (download ...)"``."""
-        where = display_path(self.root.path) if name != "DEAP" else f"${DEAP_ENV_VAR} or deap_dir"
+        """Why a data set is absent and how to get it, e.g. ``"no CelebA in /data (download ...)"``."""
+        where = self.root.path if name != "DEAP" else f"${DEAP_ENV_VAR} or deap_dir"
         return f"no {name} in {where} ({HINTS.get(name, 'see the README')})"
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns  # the heatmap; the other figures draw exact per-factor values (stems, bars, lines, scatters)
 import torch
 
 from ..io import atomic_open
@@ -199,6 +198,8 @@ def heatmap(values: np.ndarray, row_labels: list[str], col_labels: list[str], *,
     spread = np.nanmax(np.abs(values - center)) if np.isfinite(values).any() else 1.0
     rows, cols = values.shape
     fig, ax = plt.subplots(figsize=(max(5.0, 0.24 * cols + 2.0), max(2.0, 0.35 * rows + 1.6)))
+    import seaborn as sns  # here, not at the top: it loads scipy.stats (~1.3 s), and only the heatmap uses it
+
     sns.heatmap(values, ax=ax, cmap="RdBu_r", vmin=center - spread, vmax=center + spread, xticklabels=col_labels,
                 yticklabels=row_labels, cbar_kws={"label": colorbar_label, "fraction": 0.03, "pad": 0.01})
     ax.tick_params(axis="x", labelrotation=90, labelsize=7)
