@@ -42,7 +42,7 @@ def test_help_documents_the_interface():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--profile", "fast"], "unknown profile 'fast'. Choose one of: paper,quick,smoke"),
+        (["--profile", "fast"], "unknown profile 'fast'. Choose one of: official,paper,quick,smoke"),
         (["--frobnicate"], "unknown option '--frobnicate'"),
         (["--only", "3"], "--only takes a two-digit notebook number such as 03, got '3'"),
         (["--profile"], "--profile needs a value"),

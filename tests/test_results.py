@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from vaeinfo.results import csv_table, markdown_table, results_table, save_table
 
 HEADER = ["kept", "k", "by MI", "random"]
@@ -51,3 +53,44 @@ def test_results_table_lists_each_notebook(tmp_path):
         "| notebook | result | profile | data |\n|---|---|---|---|\n"
         "| [01_mi_pulse](figures/executed/01_mi_pulse.ipynb) | 3 of 8 factors | smoke | digits (fallback), mnist |"
     )
+
+
+# ----------------------------------------------------------------------------- paper vs here
+def test_measured_walks_paths_picks_by_a_key_and_reduces():
+    from vaeinfo.results import measured
+
+    numbers = {"percent": [100, 10, 1], "accuracy": {"by MI": [0.98, 0.93, 0.19]}, "influential": [4, 7, 9],
+               "mi_nats": [0.1, 2.5, 0.7]}
+    assert measured(numbers, ["accuracy", "by MI"], at={"percent": 10}) == 0.93
+    assert measured(numbers, ["influential"], reduce="len") == 3
+    assert measured(numbers, ["mi_nats"], reduce="max") == 2.5
+    with pytest.raises(ValueError):
+        measured(numbers, ["accuracy", "by MI"], at={"percent": 7})  # no such percent: an error, never a guess
+    with pytest.raises(KeyError):
+        measured(numbers, ["variance"])
+    with pytest.raises(ValueError, match="unknown reduce"):
+        measured(numbers, ["mi_nats"], reduce="mean")
+
+
+def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path):
+    from vaeinfo.io import atomic_write_json
+    from vaeinfo.results import references_table
+
+    figures = tmp_path / "figures"
+    atomic_write_json(figures / "official" / "results" / "01_mi_pulse.json",
+                      {"results": {"influential": [1, 2, 3, 4, 5], "mi_nats": [3.05, 0.2]}})
+    references = [
+        {"quantity": "influential factors", "source": "notebook cell 9", "reference": 7, "profile": "official",
+         "notebook": "01_mi_pulse", "path": ["influential"], "reduce": "len"},
+        {"quantity": "largest MI (nats)", "source": "Fig. 1", "reference": 3.2, "approximate": True,
+         "profile": "official", "notebook": "01_mi_pulse", "path": ["mi_nats"], "reduce": "max", "digits": 2,
+         "note": "read off the figure"},
+        {"quantity": "accuracy", "source": "Table 1", "reference": 0.9, "profile": "paper", "notebook": "04_x",
+         "path": ["accuracy"]},
+    ]
+    lines = references_table(references, figures).splitlines()
+    assert lines[0] == "| quantity | source | reference | here | profile | here − reference | note |"
+    link = "[official](figures/official/results/01_mi_pulse.json)"
+    assert lines[2] == f"| influential factors | notebook cell 9 | 7 | 5 | {link} | -2 |  |"
+    assert lines[3] == f"| largest MI (nats) | Fig. 1 | ≈ 3.2 | 3 | {link} | ≈ -0.15 | read off the figure |"
+    assert lines[4] == "| accuracy | Table 1 | 0.9 | not run | paper | - |  |"

@@ -42,10 +42,11 @@ import yaml
 from .data import ENV_VAR, DataError, resolve_data_dir
 from .data.inventory import Inventory, take_inventory
 from .io import atomic_write_text
-from .results import update_readme
+from .results import update_readme, update_references
 
 REPO = Path(__file__).resolve().parent.parent
 RESERVED = ("executed", "results", "local")  # folders of figures/ that are not a profile's output
+REFERENCES = REPO / "params" / "references.yaml"  # the paper's and the authors' numbers, for the README table
 INJECTED = ("download", "out_dir", "interactive")  # set by the driver, not by a profile
 
 
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     if out == default_out_dir("quick"):
         update_readme(REPO / "README.md", out / "results")
         print(f"reproduce: README.md results table regenerated from {out / 'results'}", flush=True)
+    if out == default_out_dir(args.profile) and REFERENCES.is_file():
+        update_references(REPO / "README.md", REFERENCES, REPO / "figures")
+        print(f"reproduce: README.md paper-vs-here table regenerated from {REFERENCES.name}", flush=True)
     print(closing_line(outcomes), flush=True)
     return 1 if any(o.status == "FAILED" for o in outcomes) else 0
 

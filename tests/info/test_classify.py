@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from vaeinfo.info.classify import (
+    PROBE_INITS,
     accuracy,
     leave_subjects_out_predict,
     majority_accuracy,
@@ -42,11 +43,48 @@ def test_same_seed_same_probe():
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+def test_glorot_probe_has_keras_initial_weights(monkeypatch):
+    """Glorot-uniform: weights uniform in +-sqrt(6 / (fan_in + fan_out)) (so SD limit / sqrt 3), zero biases; torch's
+    default draws in +-1/sqrt(fan_in), biases too. Checked on the untrained probe (epochs=0), d = 128 as on MNIST."""
+    x, y = blobs(n=50, d=128)
+    glorot = train_probe(x, y, n_classes=10, epochs=0, init="glorot", seed=0)
+    default = train_probe(x, y, n_classes=10, epochs=0, seed=0)
+    assert PROBE_INITS == ("torch", "glorot")
+    for layer, (fan_in, fan_out) in zip((glorot[0], glorot[2]), ((128, 256), (256, 10))):
+        limit = np.sqrt(6 / (fan_in + fan_out))
+        w = layer.weight.detach().numpy()
+        assert w.shape == (fan_out, fan_in) and np.abs(w).max() <= limit and np.abs(w).max() > 0.98 * limit
+        # SD of the uniform: limit / sqrt(3); n >= 2,560 weights give a relative SE below 1 %, tolerance 5 %
+        assert w.std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
+        assert not layer.bias.detach().any()
+    assert np.abs(default[0].weight.detach().numpy()).max() <= 1 / np.sqrt(128) < np.sqrt(6 / 384) * 0.98
+    assert default[0].bias.detach().any()
+    second = train_probe(x, y, n_classes=10, epochs=0, init="glorot", seed=0)
+    assert all(torch.equal(p, q) for p, q in zip(glorot.state_dict().values(), second.state_dict().values()))
+
+
+def test_probe_adam_gets_eps(monkeypatch):
+    built = []
+
+    class Spy(torch.optim.Adam):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self.defaults["eps"])
+
+    monkeypatch.setattr(torch.optim, "Adam", Spy)
+    x, y = blobs(n=20)
+    train_probe(x, y, epochs=1, seed=0)
+    train_probe(x, y, epochs=1, eps=1e-7, seed=0)
+    assert built == [1e-8, 1e-7]
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match=r"\(n, d\)"):
         train_probe(np.zeros((4, 2)), np.zeros(3, dtype=int))
     with pytest.raises(ValueError, match="NaN"):
         train_probe(np.full((4, 2), np.nan), np.zeros(4, dtype=int))
+    with pytest.raises(ValueError, match=r"unknown probe init 'keras'; choose one of \('torch', 'glorot'\)"):
+        train_probe(np.zeros((4, 2)), np.zeros(4, dtype=int), init="keras")
 
 
 # ----------------------------------------------------------------------------- leave-subjects-out classification

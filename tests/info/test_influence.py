@@ -11,6 +11,7 @@ from vaeinfo.info.influence import (
     keep_top_k,
     percent_to_k,
     rank_factors,
+    ranking_agreement,
     traversal_latents,
     traversal_values,
 )
@@ -38,6 +39,28 @@ def test_percent_to_k_for_the_papers_128_factors():
     assert ks == [128, 64, 13, 9, 6, 5, 4, 3, 1, 0]
     with pytest.raises(ValueError):
         percent_to_k(101, 128)
+
+
+def test_percent_to_k_the_authors_way():
+    """The authors' notebook zeroes int((1 - r) * 128) factors: 7, 6 and 2 kept at 5, 4 and 1 % (6, 5, 1 rounded)."""
+    percents = (100, 50, 10, 7, 5, 4, 3, 2, 1, 0)
+    ks = [percent_to_k(p, 128, "authors") for p in percents]
+    assert ks == [128, 64, 13, 9, 7, 6, 4, 3, 2, 0]
+    assert ks == [128 - int((1 - r) * 128) for r in (1, 0.5, 0.1, 0.07, 0.05, 0.04, 0.03, 0.02, 0.01, 0)]  # their loop
+    assert [percent_to_k(p, 32, "authors") for p in percents] == [32, 16, 4, 3, 2, 2, 1, 1, 1, 0]
+    with pytest.raises(ValueError, match=r"unknown k rounding 'floor'; choose one of \('round', 'authors'\)"):
+        percent_to_k(10, 128, "floor")
+
+
+def test_ranking_agreement_counts_the_shared_top_k():
+    a, b = np.array([3, 1, 0, 2, 4]), np.array([1, 3, 4, 0, 2])
+    assert ranking_agreement(a, b, [0, 1, 2, 3, 4, 5]) == [0, 0, 2, 2, 3, 5]
+    assert ranking_agreement(a, a, [1, 3]) == [1, 3]
+    assert ranking_agreement(a, a[::-1], [2, 3]) == [0, 1]  # reversed: the top 3 share only the middle factor 0
+    with pytest.raises(ValueError, match=r"every k must lie in \[0, 5\]"):
+        ranking_agreement(a, b, [6])
+    with pytest.raises(ValueError, match=r"same factors"):
+        ranking_agreement(a, b[:4], [1])
 
 
 @pytest.mark.parametrize("as_torch", [False, True])

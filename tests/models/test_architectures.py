@@ -1,4 +1,5 @@
-"""vaeinfo.models.architectures: the contract of every architecture, the paper's layer sizes, likelihoods, bad inputs."""
+"""vaeinfo.models.architectures: the contract of every architecture, the paper's layer sizes, likelihoods, the
+authors' options (sigma learned directly, ReLU output), bad inputs."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ CONFIGS = {
     "conv64": {"architecture": "conv64"},
     "mlp-digits": {"architecture": "mlp", "input_shape": [1, 8, 8], "hidden": [32, 16], "latent_dim": 6},
     "mlp-features": {"architecture": "mlp", "input_shape": [160], "likelihood": "bernoulli"},
+    "mnist_conv-authors": {"architecture": "mnist_conv", "sigma_parameterisation": "sigma", "init_sigma": 1.0,
+                           "output_activation": "relu"},
+    "mlp-relu-sigma": {"architecture": "mlp", "input_shape": [1, 8, 8], "hidden": [32], "latent_dim": 6,
+                       "sigma_parameterisation": "sigma", "output_activation": "relu"},
 }
 EXPECTED = {  # (input shape, latent size)
     "mnist_conv": ((1, 28, 28), 128),
@@ -26,6 +31,8 @@ EXPECTED = {  # (input shape, latent size)
     "conv64": ((3, 64, 64), 32),
     "mlp-digits": ((1, 8, 8), 6),
     "mlp-features": ((160,), 10),
+    "mnist_conv-authors": ((1, 28, 28), 128),
+    "mlp-relu-sigma": ((1, 8, 8), 6),
 }
 
 
@@ -131,6 +138,63 @@ def test_model_uses_its_learned_sigma():
     torch.testing.assert_close(model.log_likelihood(x, mean), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_defaults_are_log_sigma_and_a_linear_output():
+    """Without the new keys a model is what it was: log sigma learned, no activation on the decoder's output."""
+    model = build_model(CONFIGS["mnist_conv"])
+    assert model.sigma_parameterisation == "log_sigma" and not hasattr(model, "sigma")
+    assert isinstance(model.decoder[-1], nn.ConvTranspose2d)
+    # the defaults stay out of the normalised config, so configs from before the options normalise as they did
+    explicit = build_model({**CONFIGS["mnist_conv"], "sigma_parameterisation": "log_sigma",
+                            "output_activation": "linear"})
+    assert explicit.config == model.config and "sigma_parameterisation" not in model.config
+    assert "output_activation" not in model.config
+    assert [name for name, _ in model.named_parameters()][0] == "log_sigma"
+
+
+def test_sigma_parameterisation_learns_sigma_itself():
+    """The parameter is sigma (initial value init_sigma, default 1.0); log_likelihood is log N(x; mean, sigma^2)."""
+    model = build_model({"architecture": "mlp", "input_shape": [6], "sigma_parameterisation": "sigma"})
+    assert model.sigma.item() == 1.0 and model.sigma.requires_grad and not hasattr(model, "log_sigma")
+    assert dict(model.named_parameters())["sigma"] is model.sigma
+    model = build_model({"architecture": "mlp", "input_shape": [6], "sigma_parameterisation": "sigma",
+                         "init_sigma": 0.3})
+    assert model.sigma.item() == pytest.approx(0.3) and model.config["init_sigma"] == 0.3
+    x, mean = torch.rand(3, 6), torch.rand(3, 6)
+    expected = torch.distributions.Normal(mean, 0.3).log_prob(x).sum(1)
+    torch.testing.assert_close(model.log_likelihood(x, mean), expected, rtol=1e-5, atol=1e-5)
+    model.log_likelihood(x, mean).sum().backward()
+    assert model.sigma.grad is not None and model.sigma.grad.item() != 0  # the loss trains sigma itself
+
+
+def test_gaussian_log_likelihood_of_sigma_matches_normal_log_prob_and_is_nan_for_sigma_at_or_below_zero():
+    """The authors' formula: sum of (x - mean)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2; float64, rtol 1e-12."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 5, 5, generator=gen, dtype=torch.float64)
+    mean = torch.randn(4, 1, 5, 5, generator=gen, dtype=torch.float64)
+    sigma = torch.tensor(0.7, dtype=torch.float64)
+    expected = torch.distributions.Normal(mean, sigma).log_prob(x).flatten(1).sum(1)
+    got = models.gaussian_log_likelihood_sigma(x, mean, sigma)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(got, models.gaussian_log_likelihood(x, mean, sigma.log()), rtol=1e-12, atol=0)
+    for bad in (-0.7, 0.0):  # log of a negative sigma is NaN; at 0, inf - inf
+        assert torch.isnan(models.gaussian_log_likelihood_sigma(x, mean, torch.tensor(bad, dtype=torch.float64))).all()
+
+
+@pytest.mark.parametrize("name", ["mnist_conv", "mlp-digits"])
+def test_relu_output_adds_a_relu_and_nothing_else(name):
+    """Same layers, parameter names and initial weights as the linear output, plus a ReLU: decoded means >= 0."""
+    linear = build_model(CONFIGS[name], seed=5)
+    relu = build_model({**CONFIGS[name], "output_activation": "relu"}, seed=5)
+    assert isinstance(relu.decoder[-1], nn.ReLU) and not isinstance(linear.decoder[-1], nn.ReLU)
+    assert list(relu.decoder)[:-1] == list(relu.decoder)[:len(linear.decoder)]
+    a, b = linear.state_dict(), relu.state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    z = 3 * torch.randn(64, linear.latent_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert (linear.decode(z) < 0).any()
+        torch.testing.assert_close(relu.decode(z), linear.decode(z).clamp(min=0), rtol=0, atol=0)
+
+
 def test_bernoulli_log_likelihood_is_minus_bce():
     """-BCE summed over pixels (binary and grey-level targets); float64, rtol 1e-12."""
     gen = torch.Generator().manual_seed(1)
@@ -163,6 +227,21 @@ def test_reparameterize_is_seeded_and_has_the_right_moments():
     ({"architecture": "mnist_conv", "likelihood": "laplace"}, r"unknown likelihood 'laplace'.*gaussian.*bernoulli"),
     ({"architecture": "mnist_conv", "latent": 3}, r"unknown key\(s\) \['latent'\].*valid keys.*latent_dim"),
     ({"architecture": "mnist_conv", "likelihood": "bernoulli", "init_log_sigma": 0.0}, r"unknown key.*init_log_sigma"),
+    ({"architecture": "mnist_conv", "likelihood": "bernoulli", "sigma_parameterisation": "sigma"},
+     r"unknown key.*sigma_parameterisation"),
+    ({"architecture": "mnist_conv", "sigma_parameterisation": "exp"},
+     r"unknown sigma_parameterisation 'exp'; choose one of \('log_sigma', 'sigma'\)"),
+    ({"architecture": "mnist_conv", "init_sigma": 1.0},
+     r"unknown key\(s\) \['init_sigma'\].*log_sigma parameterisation"),
+    ({"architecture": "mnist_conv", "sigma_parameterisation": "sigma", "init_log_sigma": 0.0},
+     r"unknown key\(s\) \['init_log_sigma'\].*sigma parameterisation.*init_sigma"),
+    ({"architecture": "mlp", "input_shape": [8], "sigma_parameterisation": "sigma", "init_sigma": 0.0},
+     r"init_sigma must be a positive number"),
+    ({"architecture": "mlp", "input_shape": [8], "sigma_parameterisation": "sigma", "init_sigma": -1.0},
+     r"init_sigma must be a positive number"),
+    ({"architecture": "mnist_conv", "output_activation": "sigmoid"},
+     r"unknown output_activation 'sigmoid'; choose one of \('linear', 'relu'\)"),
+    ({"architecture": "mnist_conv", "likelihood": "bernoulli", "output_activation": "relu"}, r"logits need 'linear'"),
     ({"architecture": "mlp"}, r"needs 'input_shape'"),
     ({"architecture": "mnist_conv", "input_shape": [1, 30, 30]}, r"divisible by 4"),
     ({"architecture": "conv64", "input_shape": [64, 64]}, r"\[C, H, W\]"),

@@ -18,6 +18,7 @@ from vaeinfo.io import available_cpus, resolve_cache_dir
 from vaeinfo.training import checkpoint
 from vaeinfo.training import train as tr
 from vaeinfo.training.checkpoint import CheckpointError, cache_key, load_model
+from vaeinfo.training.config import normalize_config
 from vaeinfo.training.encode import encode
 from vaeinfo.training.train import TrainingDivergedError, train
 
@@ -296,6 +297,8 @@ def test_evaluate_is_deterministic(digits, tmp_path):
 @pytest.mark.parametrize("config, match", [
     ({**TINY, "epoch": 3}, r"unknown training config key\(s\) \['epoch'\]; valid keys"),
     ({**TINY, "optimizer": {"name": "sgd"}}, r"optimizer must be .*'adam'"),
+    ({**TINY, "optimizer": {"name": "adam", "eps": 0.0}}, r"Adam's eps must be a positive number, got 0.0"),
+    ({**TINY, "optimizer": {"name": "adam", "beta1": 0.5}}, r"optimizer must be .*'eps': float \(optional\)"),
     ({**TINY, "batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
     ({**TINY, "epochs": 2.5}, r"epochs must be an integer >= 1, got 2.5"),
     ({**TINY, "seed": None}, r"seed must be an integer >= 0, got None"),
@@ -305,6 +308,20 @@ def test_evaluate_is_deterministic(digits, tmp_path):
 def test_bad_configs(config, match, digits, tmp_path):
     with pytest.raises(ValueError, match=match):
         train(config, *digits, cache_dir=tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("optimizer, eps, normalised", [
+    ({"name": "adam"}, 1e-8, {"name": "adam", "lr": 1e-3}),
+    ({"name": "adam", "eps": 1e-8}, 1e-8, {"name": "adam", "lr": 1e-3}),
+    ({"name": "adam", "eps": 1e-7}, 1e-7, {"name": "adam", "lr": 1e-3, "eps": 1e-7}),
+])
+def test_adam_eps_reaches_the_optimizer_the_loop_builds(optimizer, eps, normalised):
+    """eps defaults to torch's 1e-8 (the optimizer of every earlier run; left out of the normalised config, which
+    therefore enters the cache key as before); 1e-7 is Keras' (the authors' notebook)."""
+    cfg = normalize_config({**TINY, "optimizer": optimizer})
+    assert cfg["optimizer"] == normalised
+    [group] = tr._fresh(cfg, torch.device("cpu")).optimizer.param_groups
+    assert group["eps"] == eps and group["lr"] == 1e-3
 
 
 def test_bad_data(digits, tmp_path):

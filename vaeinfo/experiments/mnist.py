@@ -1,15 +1,16 @@
 """The MNIST experiment of notebooks 01-04 and 07: the paper's β-VAE on MNIST (or the digits fallback).
 
 On MNIST the β-VAE trains with the profile's settings. On the offline fallback (scikit-learn's 8x8 digits,
-:func:`vaeinfo.data.mnist.load_digits`) it trains with :data:`DIGITS_FALLBACK` instead, whatever the profile says,
-and one line on stderr says so; ``MnistExperiment.settings`` holds the settings used.
+:func:`vaeinfo.data.mnist.load_digits`) it trains with :data:`DIGITS_FALLBACK` instead, whatever the profile says
+(the σ parameterisation, output activation and Adam ε included), and one line on stderr says so;
+``MnistExperiment.settings`` holds the settings used.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ..data import ImageData
 from ..data.mnist import load_mnist
@@ -26,16 +27,31 @@ class VAESettings:
     beta : weight of the KL term of the β-VAE objective.
     epochs : passes over the training images (Adam 1e-3, batches of 100).
     init_sigma : initial value of the Gaussian decoder's learned scalar σ (pixel values in [0, 1]).
+    sigma_parameterisation : ``"log_sigma"`` (log σ is learned) or ``"sigma"`` (σ itself, the authors' notebook).
+    output_activation : the decoder's last activation, ``"linear"`` or ``"relu"`` (the authors' notebook).
+    adam_eps : Adam's ε (torch's 1e-8, or Keras' 1e-7 of the authors' notebook).
     """
 
     latent_dim: int
     beta: float
     epochs: int
     init_sigma: float
+    sigma_parameterisation: str = "log_sigma"
+    output_activation: str = "linear"
+    adam_eps: float = 1e-8
 
     def describe(self) -> str:
-        """E.g. ``"32 factors, β = 4, 100 epochs, initial σ 0.1"``."""
-        return f"{self.latent_dim} factors, β = {self.beta:g}, {self.epochs} epochs, initial σ {self.init_sigma:g}"
+        """E.g. ``"32 factors, β = 4, 100 epochs, initial σ 0.1"``; options other than the defaults are appended,
+        e.g. ``"..., initial σ 1, σ learned directly, ReLU output, Adam ε 1e-07"``."""
+        options = []
+        if self.sigma_parameterisation == "sigma":
+            options.append("σ learned directly")
+        if self.output_activation == "relu":
+            options.append("ReLU output")
+        if self.adam_eps != 1e-8:
+            options.append(f"Adam ε {self.adam_eps:g}")
+        return ", ".join([f"{self.latent_dim} factors, β = {self.beta:g}, {self.epochs} epochs, "
+                          f"initial σ {self.init_sigma:g}", *options])
 
 
 # The 8x8 digits fallback's own settings. With MNIST's (128 factors, β = 10; 5 epochs in the quick profile) every
@@ -64,23 +80,23 @@ def vae_settings(data: ImageData, profile: VAESettings) -> VAESettings:
 
 def mnist_experiment(*, data_dir=None, download: bool = False, allow_fallback: bool = True,
                      n_train: int | None = None, n_validation: int | None = None, latent_dim: int = 128,
-                     beta: float = 10.0, epochs: int = 100, init_sigma: float = 0.1, seed: int = 0,
-                     cache_dir=None) -> MnistExperiment:
+                     beta: float = 10.0, epochs: int = 100, init_sigma: float = 0.1,
+                     sigma_parameterisation: str = "log_sigma", output_activation: str = "linear",
+                     adam_eps: float = 1e-8, seed: int = 0, cache_dir=None) -> MnistExperiment:
     """Load MNIST (paper split), train or reuse the β-VAE, encode the validation images, estimate per-factor MI.
 
-    ``latent_dim``, ``beta``, ``epochs`` and ``init_sigma`` are the profile's settings; on the digits fallback
-    :data:`DIGITS_FALLBACK` replaces them (:func:`vae_settings`, announced on stderr). The result's ``settings``
-    are the ones used.
+    ``latent_dim``, ``beta``, ``epochs``, ``init_sigma``, ``sigma_parameterisation``, ``output_activation`` and
+    ``adam_eps`` are the profile's settings (:class:`VAESettings`); on the digits fallback :data:`DIGITS_FALLBACK`
+    replaces them (:func:`vae_settings`, announced on stderr). The result's ``settings`` are the ones used.
     """
     data = load_mnist("train", data_dir, n=n_train, download=download, allow_fallback=allow_fallback)
     validation = load_mnist("validation", data_dir, n=n_validation, download=download, allow_fallback=allow_fallback)
-    profile = VAESettings(latent_dim, beta, epochs, init_sigma)
+    profile = VAESettings(latent_dim, beta, epochs, init_sigma, sigma_parameterisation, output_activation, adam_eps)
     settings = vae_settings(data, profile)
     if settings != profile:
         print(f"vaeinfo: the {data.source.name} fallback trains with its own settings ({settings.describe()}) "
               f"instead of the profile's ({profile.describe()})", file=sys.stderr, flush=True)
-    config = vae_config(tuple(data.images.shape[1:]), latent_dim=settings.latent_dim, beta=settings.beta,
-                        epochs=settings.epochs, seed=seed, init_sigma=settings.init_sigma)
+    config = vae_config(tuple(data.images.shape[1:]), seed=seed, **asdict(settings))
     experiment = trained_experiment(data, validation, config, cache_dir)
     return MnistExperiment(**vars(experiment), settings=settings)
 

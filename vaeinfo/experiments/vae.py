@@ -40,18 +40,30 @@ class Experiment:
 
 
 def vae_config(image_shape: tuple[int, ...], *, latent_dim: int, beta: float, epochs: int, seed: int,
-               init_sigma: float) -> dict:
+               init_sigma: float, sigma_parameterisation: str = "log_sigma", output_activation: str = "linear",
+               adam_eps: float = 1e-8) -> dict:
     """Training config of a β-VAE with a Gaussian decoder (learned scalar σ), Adam 1e-3, batch 100.
 
     The architecture follows the image shape: ``mnist_conv`` for 28x28 (the paper's MNIST model), ``conv64``
     for 64x64 (CelebA), ``mlp`` otherwise (the 8x8 digits fallback).
+
+    Parameters
+    ----------
+    init_sigma : initial σ of the decoder (pixel units), whatever the parameterisation.
+    sigma_parameterisation : ``"log_sigma"`` (learn log σ, starting at log(init_sigma)) or ``"sigma"`` (learn σ
+        itself, as the authors' notebook: ``tf.Variable(1.0)``); see :mod:`vaeinfo.models.architectures`.
+    output_activation : the decoder's last activation, ``"linear"`` or ``"relu"`` (the authors' notebook).
+    adam_eps : Adam's ε (torch's default 1e-8; Keras' 1e-7 in the authors' notebook).
     """
     architecture = {(28, 28): "mnist_conv", (64, 64): "conv64"}.get(tuple(image_shape[-2:]), "mlp")
+    sigma = ({"init_log_sigma": math.log(init_sigma)} if sigma_parameterisation == "log_sigma"
+             else {"init_sigma": init_sigma})
     return {
         "model": {"architecture": architecture, "input_shape": list(image_shape), "latent_dim": latent_dim,
-                  "likelihood": "gaussian", "init_log_sigma": math.log(init_sigma)},
+                  "likelihood": "gaussian", "sigma_parameterisation": sigma_parameterisation, **sigma,
+                  "output_activation": output_activation},
         "objective": {"name": "beta_vae", "beta": beta},
-        "optimizer": {"name": "adam", "lr": 1e-3},
+        "optimizer": {"name": "adam", "lr": 1e-3, "eps": adam_eps},
         "batch_size": 100,
         "epochs": epochs,
         "seed": seed,

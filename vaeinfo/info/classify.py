@@ -10,7 +10,9 @@ The probe:
 The probe is an MLP d -> 256 ReLU -> n_classes trained with Adam (lr 1e-3) and cross-entropy on the
 encoder means of the training images (the VAE stays frozen). At test time all factors but a chosen set
 are zeroed (the prior mean) *without retraining*, to measure how much of the class information the
-kept factors carry.
+kept factors carry. Its initial weights (``init``, one of :data:`PROBE_INITS`) are torch's defaults
+(``"torch"``: weights and biases uniform in +-1/sqrt(fan_in)) or Keras' defaults as in the authors' notebook
+(``"glorot"``: Glorot-uniform weights in +-sqrt(6 / (fan_in + fan_out)), zero biases).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+PROBE_INITS = ("torch", "glorot")
+
 
 def train_probe(
     features: np.ndarray,
@@ -37,6 +41,8 @@ def train_probe(
     epochs: int = 20,
     batch_size: int = 100,
     lr: float = 1e-3,
+    eps: float = 1e-8,
+    init: str = "torch",
     seed: int = 0,
 ) -> nn.Sequential:
     """Train the MLP probe on (features, labels); returns the model in eval mode (on the CPU).
@@ -46,6 +52,8 @@ def train_probe(
     features : (n, d) float array, e.g. encoder means.
     labels : (n,) integer class indices in [0, n_classes).
     n_classes : number of classes (default: max label + 1).
+    lr, eps : Adam's learning rate and epsilon (torch's default 1e-8; Keras' 1e-7 in the authors' notebook).
+    init : initial weights, ``"torch"`` or ``"glorot"`` (module docstring).
     seed : seeds the initial weights and the batch order; the same seed gives the same probe on CPU.
     """
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
@@ -54,11 +62,15 @@ def train_probe(
         raise ValueError(f"features must be (n, d) and labels (n,), got {tuple(x.shape)} and {tuple(y.shape)}")
     if not torch.isfinite(x).all():
         raise ValueError("features contain NaN or inf; check the encoder outputs")
+    if init not in PROBE_INITS:
+        raise ValueError(f"unknown probe init {init!r}; choose one of {PROBE_INITS}")
     n_classes = int(y.max()) + 1 if n_classes is None else n_classes
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if init == "glorot":
+        glorot_init(model)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, eps=eps)
     loss_fn = nn.CrossEntropyLoss()
     for _ in range(epochs):
         for idx in torch.randperm(len(x), generator=gen).split(batch_size):
@@ -66,6 +78,15 @@ def train_probe(
             loss_fn(model(x[idx]), y[idx]).backward()
             opt.step()
     return model.eval()
+
+
+def glorot_init(model: nn.Module) -> None:
+    """Glorot-uniform weights and zero biases for every linear layer of ``model`` (in place; Keras' defaults),
+    drawn from the global torch RNG."""
+    for layer in model.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
 
 def accuracy(model: nn.Module, features: np.ndarray, labels: np.ndarray, keep: np.ndarray | None = None) -> float:

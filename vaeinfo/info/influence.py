@@ -16,6 +16,7 @@ from ..models.contract import check_model, decode_mean, device_of, input_shape
 PAPER_THRESHOLD = 0.5  # nats
 PAPER_K = (128, 24, 12, 8, 6, 4, 3, 2, 1, 0)
 PAPER_PERCENT = (100, 50, 10, 7, 5, 4, 3, 2, 1, 0)
+K_ROUNDINGS = ("round", "authors")
 
 
 def rank_factors(scores: np.ndarray) -> np.ndarray:
@@ -34,11 +35,34 @@ def influential_factors(mi: np.ndarray, threshold: float = PAPER_THRESHOLD) -> n
     return order[np.asarray(mi, dtype=np.float64)[order] >= threshold]
 
 
-def percent_to_k(percent: float, d: int) -> int:
-    """Number of factors kept for a percentage of ``d``: round half up, e.g. 10 % of 128 -> 13, 1 % -> 1."""
+def percent_to_k(percent: float, d: int, rounding: str = "round") -> int:
+    """Number of factors kept for a percentage of ``d``.
+
+    ``rounding`` (one of :data:`K_ROUNDINGS`): ``"round"`` rounds r * d half up (10 % of 128 -> 13, 5 % -> 6,
+    1 % -> 1); ``"authors"`` is the authors' notebook, which zeroes the int((1 - r) * d) lowest factors and so
+    keeps d - int((1 - r) * d) (10 % -> 13, 5 % -> 7, 1 % -> 2), with r = percent / 100 in floating point.
+    """
     if not 0 <= percent <= 100:
         raise ValueError(f"percent must lie in [0, 100], got {percent}")
+    if rounding not in K_ROUNDINGS:
+        raise ValueError(f"unknown k rounding {rounding!r}; choose one of {K_ROUNDINGS}")
+    if rounding == "authors":
+        return d - int((1 - percent / 100) * d)
     return int(np.floor(percent / 100 * d + 0.5))
+
+
+def ranking_agreement(order_a: np.ndarray, order_b: np.ndarray, ks) -> list[int]:
+    """For each k in ``ks``, how many factors the top k of two rankings share: |set(a[:k]) & set(b[:k])|.
+
+    order_a, order_b : (d,) factor indices by decreasing score (e.g. :func:`rank_factors` of two MI estimates).
+    ks : numbers of top factors compared, each in [0, d]. Returns one int in [0, k] per k.
+    """
+    a, b = np.asarray(order_a, dtype=np.int64), np.asarray(order_b, dtype=np.int64)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"two rankings of the same factors are (d,) arrays, got {a.shape} and {b.shape}")
+    if any(not 0 <= k <= len(a) for k in ks):
+        raise ValueError(f"every k must lie in [0, {len(a)}], got {list(ks)}")
+    return [len(set(a[:k].tolist()) & set(b[:k].tolist())) for k in ks]
 
 
 def keep_top_k(z: torch.Tensor | np.ndarray, order: np.ndarray, k: int):

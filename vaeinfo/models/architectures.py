@@ -6,20 +6,34 @@ Members of :class:`VAE`, which satisfies :class:`vaeinfo.models.contract.VAEMode
 - ``encode(x)``: x (n, *input_shape) -> (mu, logvar), each (n, d): the factorised Gaussian posterior
   q(z|x) = N(mu, diag(exp(logvar))).
 - ``decode(z)``: z (n, d) -> likelihood parameters (n, *input_shape): the mean for ``"gaussian"`` (with
-  the learned scalar ``log_sigma``), the logits for ``"bernoulli"``.
+  one learned scalar standard deviation, see below), the logits for ``"bernoulli"``.
 - ``log_likelihood(x, params)``: log p(x|z) per example, summed over pixels, in nats, shape (n,).
-- ``config``: the full config dict (defaults filled in); ``build_model(model.config)`` rebuilds it.
+- ``config``: the normalised config dict (:func:`normalize_model_config`); ``build_model(model.config)`` rebuilds
+  it.
 
 Architectures (``config["architecture"]``):
 
 - ``mnist_conv`` -- the paper's MNIST model (Liu et al. 2020, from the authors' TF2 notebook):
   Conv(32, k4, s2, ReLU) -> Conv(32, k4, s2, ReLU) -> Flatten -> Dense 256 ReLU -> Dense 2d;
-  Dense 256 ReLU -> Dense 7*7*32 ReLU -> ConvT(32, k4, s2, ReLU) -> ConvT(1, k4, s2). Padding 1 on every
-  (transposed) convolution reproduces TF 'same': 28 -> 14 -> 7 and 7 -> 14 -> 28. Latent 128.
+  Dense 256 ReLU -> Dense 7*7*32 ReLU -> ConvT(32, k4, s2, ReLU) -> ConvT(1, k4, s2) (+ ReLU in the authors'
+  notebook: ``output_activation="relu"``). Padding 1 on every (transposed) convolution reproduces TF 'same':
+  28 -> 14 -> 7 and 7 -> 14 -> 28. Latent 128.
 - ``conv64`` -- the 64x64 layout of the beta-VAE / beta-TCVAE reference code: four Conv(k4, s2) with
   32, 32, 64, 64 channels -> FC 256 -> 2d, mirrored decoder. Latent 32, RGB input.
 - ``mlp`` -- fully connected, for flat or small inputs (8x8 digits, EEG features): Flatten -> hidden
   layers with ReLU -> 2d; mirrored decoder. ``input_shape`` is required.
+
+The Gaussian likelihood's scalar standard deviation sigma (shared by all pixels) is learned with the weights, in
+one of two parameterisations (``sigma_parameterisation``):
+
+- ``"log_sigma"`` (default): the parameter ``log_sigma`` (initial value ``init_log_sigma``), sigma = exp(log_sigma)
+  stays positive;
+- ``"sigma"``: the parameter ``sigma`` itself (initial value ``init_sigma``, no constraint), as the authors' TF2
+  notebook does (``tf.Variable(1.0)``); the log-likelihood takes log(sigma) of it like their loss
+  (``tf.math.log(model.sigma)``), so a step that made sigma <= 0 would give a NaN loss, as in TF, which stops the
+  training loop with :class:`vaeinfo.training.train.TrainingDivergedError`. (Below the optimum, sigma^2 = the mean
+  squared error per pixel, the loss's gradient D / sigma - ||x - mean||^2 / sigma^3 is negative and pushes sigma
+  back up; Adam's steps, about lr = 1e-3 each, are small against the sigma of about 0.1 that MNIST's error gives.)
 
 Weights get Glorot-uniform initialisation with zero biases (the Keras defaults of the paper's code),
 drawn from a generator seeded by ``build_model(config, seed)`` (or ``VAE(config, seed)``).
@@ -35,7 +49,10 @@ import torch.nn.functional as F
 from torch import nn
 
 LIKELIHOODS = ("gaussian", "bernoulli")
-_COMMON_KEYS = ("architecture", "input_shape", "latent_dim", "hidden", "likelihood", "init_log_sigma")
+SIGMA_PARAMETERISATIONS = ("log_sigma", "sigma")
+OUTPUT_ACTIVATIONS = ("linear", "relu")
+_COMMON_KEYS = ("architecture", "input_shape", "latent_dim", "hidden", "likelihood", "output_activation")
+_INIT_KEYS = {"log_sigma": "init_log_sigma", "sigma": "init_sigma"}  # each parameterisation's initial value
 _DEFAULTS = {
     "mnist_conv": {"input_shape": [1, 28, 28], "latent_dim": 128, "channels": [32, 32], "hidden": [256]},
     "conv64": {"input_shape": [3, 64, 64], "latent_dim": 32, "channels": [32, 32, 64, 64], "hidden": [256]},
@@ -51,12 +68,18 @@ def normalize_model_config(config: dict) -> dict:
     Keys: ``architecture`` (one of :data:`ARCHITECTURES`), ``input_shape`` (list of ints: [C, H, W] for the
     conv models, H and W divisible by 2**len(channels); any shape for ``mlp``), ``latent_dim``, ``hidden``
     (widths of the dense layers, encoder order), ``channels`` (conv models only), ``likelihood`` (one of
-    :data:`LIKELIHOODS`, default ``"gaussian"``) and ``init_log_sigma`` (gaussian only, default 0.0).
+    :data:`LIKELIHOODS`, default ``"gaussian"``), ``output_activation`` (the decoder's last activation, one of
+    :data:`OUTPUT_ACTIVATIONS`, default ``"linear"``; ``"relu"`` for a gaussian likelihood only) and, gaussian
+    only, ``sigma_parameterisation`` (one of :data:`SIGMA_PARAMETERISATIONS`, default ``"log_sigma"``) with its
+    initial value: ``init_log_sigma`` (default 0.0) for ``"log_sigma"``, ``init_sigma`` (> 0, default 1.0) for
+    ``"sigma"``. The defaults are filled in, except those of ``output_activation`` and ``sigma_parameterisation``,
+    which are left out: a config written before these options existed normalises (and so enters cache keys)
+    exactly as it did.
 
     Raises
     ------
     ValueError
-        Unknown architecture, likelihood or key (the message lists the valid ones), or a bad size.
+        Unknown architecture, likelihood, option or key (the message lists the valid ones), or a bad size.
     """
     if not isinstance(config, dict) or "architecture" not in config:
         raise ValueError(f"a model config is a dict with an 'architecture' key (one of {ARCHITECTURES}), "
@@ -64,19 +87,24 @@ def normalize_model_config(config: dict) -> dict:
     arch = config["architecture"]
     if arch not in _DEFAULTS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
-    likelihood = config.get("likelihood", "gaussian")
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {LIKELIHOODS}")
+    likelihood = _choice(config, "likelihood", LIKELIHOODS)
+    sigma = _choice(config, "sigma_parameterisation", SIGMA_PARAMETERISATIONS) if likelihood == "gaussian" else None
     valid = set(_COMMON_KEYS) | set(_DEFAULTS[arch])
-    if likelihood != "gaussian":
-        valid.discard("init_log_sigma")
+    if sigma is not None:
+        valid |= {"sigma_parameterisation", _INIT_KEYS[sigma]}
     unknown = sorted(set(config) - valid)
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in the {arch} config ({likelihood} likelihood); "
-                         f"valid keys: {sorted(valid)}")
+        raise ValueError(f"unknown key(s) {unknown} in the {arch} config ({likelihood} likelihood"
+                         f"{f', {sigma} parameterisation' if sigma else ''}); valid keys: {sorted(valid)}")
     cfg = {"architecture": arch, **_DEFAULTS[arch], "likelihood": likelihood, **config}
-    if likelihood == "gaussian":
-        cfg["init_log_sigma"] = float(cfg.get("init_log_sigma", 0.0))
+    if _choice(config, "output_activation", OUTPUT_ACTIVATIONS) == "linear":
+        cfg.pop("output_activation", None)  # the default stays out (docstring)
+    elif likelihood != "gaussian":
+        raise ValueError(f"output_activation 'relu' is for a gaussian likelihood's mean; the {likelihood} "
+                         f"likelihood's logits need 'linear'")
+    if sigma is not None:
+        cfg.pop("sigma_parameterisation", None)
+        cfg.update(_sigma_entry(config, sigma))
     if cfg["input_shape"] is None:
         raise ValueError(f"the {arch} architecture needs 'input_shape', e.g. [1, 8, 8] or [n_features]")
     for key in ("input_shape", "hidden", "channels"):
@@ -101,7 +129,10 @@ class VAE(nn.Module):
     latent_dim : d, the number of latent factors.
     input_shape : shape of one example, e.g. (1, 28, 28).
     likelihood : ``"gaussian"`` or ``"bernoulli"``.
-    log_sigma : learned scalar log of the Gaussian likelihood's standard deviation (gaussian only).
+    sigma_parameterisation : ``"log_sigma"`` or ``"sigma"`` (gaussian), None (bernoulli).
+    log_sigma : learned scalar log of the Gaussian likelihood's standard deviation (gaussian, ``"log_sigma"``
+        parameterisation).
+    sigma : learned scalar standard deviation itself (gaussian, ``"sigma"`` parameterisation).
     """
 
     def __init__(self, config: dict, seed: int | None = 0):
@@ -111,10 +142,14 @@ class VAE(nn.Module):
         self.latent_dim = cfg["latent_dim"]
         self.input_shape = tuple(cfg["input_shape"])
         self.likelihood = cfg["likelihood"]
+        gaussian = self.likelihood == "gaussian"
+        self.sigma_parameterisation = cfg.get("sigma_parameterisation", "log_sigma") if gaussian else None
         with torch.random.fork_rng(devices=[]):  # the layers' default initialisation draws from the global RNG
             self.encoder, self.decoder = _BUILDERS[cfg["architecture"]](cfg)
-        if self.likelihood == "gaussian":
+        if self.sigma_parameterisation == "log_sigma":
             self.log_sigma = nn.Parameter(torch.tensor(cfg["init_log_sigma"]))
+        elif self.sigma_parameterisation == "sigma":
+            self.sigma = nn.Parameter(torch.tensor(cfg["init_sigma"]))
         _glorot_init(self, seed)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,9 +172,11 @@ class VAE(nn.Module):
 
     def log_likelihood(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per example in nats, summed over pixels: (n,). ``params`` comes from :meth:`decode`."""
-        if self.likelihood == "gaussian":
-            return gaussian_log_likelihood(x, params, self.log_sigma)
-        return bernoulli_log_likelihood(x, params)
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(x, params)
+        if self.sigma_parameterisation == "sigma":
+            return gaussian_log_likelihood_sigma(x, params, self.sigma)
+        return gaussian_log_likelihood(x, params, self.log_sigma)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """E[x|z] from the decoder output: the Gaussian mean itself, or sigmoid(logits) for Bernoulli."""
@@ -165,6 +202,18 @@ def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_sigma: torc
     dims = x[0].numel()
     squared = (x - mean).square().flatten(1).sum(1)
     return -0.5 * squared * torch.exp(-2.0 * log_sigma) - dims * (log_sigma + 0.5 * LOG_2PI)
+
+
+def gaussian_log_likelihood_sigma(x: torch.Tensor, mean: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Sum over pixels of log N(x; mean, sigma^2) for a scalar ``sigma`` given directly: (n,) nats.
+
+    = -||x - mean||^2 / (2 sigma^2) - D (log sigma + log(2 pi) / 2), as the authors' TF2 loss writes it
+    (``(x - x_rec)**2 / (2 sigma**2) + log(sigma) + log(2 pi) / 2`` summed over pixels): NaN for sigma <= 0
+    (the log of a negative number; inf - inf at 0), as in TF.
+    """
+    dims = x[0].numel()
+    squared = (x - mean).square().flatten(1).sum(1)
+    return -0.5 * squared / sigma.square() - dims * (torch.log(sigma) + 0.5 * LOG_2PI)
 
 
 def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -196,18 +245,25 @@ def _conv_vae(cfg: dict) -> tuple[nn.Sequential, nn.Sequential]:
     decoder = nn.Sequential(
         *_dense([latent, *hidden[::-1], math.prod(bottom)]),
         nn.Unflatten(1, bottom),
-        *up[:-1],  # no activation after the last transposed convolution
+        *up[:-1],  # the last transposed convolution, without its ReLU ...
+        *_output_activation(cfg),  # ... which the config may put back
     )
     return encoder, decoder
 
 
 def _mlp_vae(cfg: dict) -> tuple[nn.Sequential, nn.Sequential]:
-    """Flatten -> hidden ReLU layers -> 2d, and its mirror image ending in a linear layer."""
+    """Flatten -> hidden ReLU layers -> 2d, and its mirror image ending in a linear layer (+ the output activation)."""
     shape, hidden, latent = cfg["input_shape"], cfg["hidden"], cfg["latent_dim"]
     size = math.prod(shape)
     encoder = nn.Sequential(nn.Flatten(), *_dense([size, *hidden]), nn.Linear(hidden[-1], 2 * latent))
-    decoder = nn.Sequential(*_dense([latent, *hidden[::-1]]), nn.Linear(hidden[0], size), nn.Unflatten(1, tuple(shape)))
+    decoder = nn.Sequential(*_dense([latent, *hidden[::-1]]), nn.Linear(hidden[0], size), nn.Unflatten(1, tuple(shape)),
+                            *_output_activation(cfg))
     return encoder, decoder
+
+
+def _output_activation(cfg: dict) -> list[nn.Module]:
+    """The layers after the decoder's last linear map: none for ``"linear"``, a ReLU for ``"relu"``."""
+    return [nn.ReLU()] if cfg.get("output_activation", "linear") == "relu" else []
 
 
 def _glorot_init(model: nn.Module, seed: int | None) -> None:
@@ -233,6 +289,24 @@ _BUILDERS: dict[str, Callable[[dict], tuple[nn.Sequential, nn.Sequential]]] = {
     "conv64": _conv_vae,
     "mlp": _mlp_vae,
 }
+
+
+def _choice(config: dict, key: str, choices: tuple[str, ...]) -> str:
+    """``config[key]`` (default ``choices[0]``), or a ValueError listing the choices."""
+    value = config.get(key, choices[0])
+    if value not in choices:
+        raise ValueError(f"unknown {key} {value!r}; choose one of {choices}")
+    return value
+
+
+def _sigma_entry(config: dict, parameterisation: str) -> dict:
+    """The gaussian likelihood's sigma keys: the initial value, and the parameterisation unless the default."""
+    if parameterisation == "log_sigma":
+        return {"init_log_sigma": float(config.get("init_log_sigma", 0.0))}
+    init = float(config.get("init_sigma", 1.0))
+    if not (init > 0 and math.isfinite(init)):
+        raise ValueError(f"init_sigma must be a positive number (the likelihood takes its log), got {init}")
+    return {"sigma_parameterisation": "sigma", "init_sigma": init}
 
 
 def _positive_ints(values, key: str) -> list[int]:

@@ -4,7 +4,7 @@ A training config is a plain JSON-able dict::
 
     {"model": {"architecture": "mnist_conv", "latent_dim": 128},        # see vaeinfo.models.architectures
      "objective": {"name": "beta_vae", "beta": 6.0, "warmup_epochs": 0},  # see vaeinfo.models.objectives
-     "optimizer": {"name": "adam", "lr": 1e-3},
+     "optimizer": {"name": "adam", "lr": 1e-3, "eps": 1e-8},
      "batch_size": 100, "epochs": 100, "seed": 0}
 
 Everything but ``model`` has the defaults shown (the paper's settings; beta defaults to 1).
@@ -70,7 +70,7 @@ from .checkpoint import (
     run_key,
     save_checkpoint,
 )
-from .config import normalize_config
+from .config import ADAM_EPS, normalize_config
 from .encode import as_images, configure_threads, evaluating, to_unit
 
 PROGRESS_INTERVAL_S = 30.0  # seconds between progress-bar refreshes: a few lines per epoch in papermill logs
@@ -264,7 +264,8 @@ def _fresh(cfg: dict, device: torch.device, template: VAEModel | None = None) ->
     model = model.to(device)
     if len(input_shape(model)) == 3:
         model = model.to(memory_format=torch.channels_last)  # 10-20 % faster convolutions on the CPU
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["optimizer"]["lr"], fused=True)  # one kernel per step
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["optimizer"]["lr"],
+                                 eps=cfg["optimizer"].get("eps", ADAM_EPS), fused=True)  # fused: one kernel per step
     order = torch.Generator().manual_seed(seeds["order"])
     noise = torch.Generator(device=device).manual_seed(seeds["noise"])
     return TrainState(model, optimizer, order, noise, [], 0)
