@@ -257,6 +257,9 @@ def test_executed_copies_carry_no_local_paths_or_timings(tmp_path):
     for cell in nb.cells:
         cell.metadata["papermill"] = {"start_time": "t", "end_time": "t", "duration": 0.1, "status": "completed"}
         cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
+    injected = nbformat.v4.new_code_cell("profile = 'quick'")
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(1, injected)
     executed.parent.mkdir()
     nbformat.write(nb, executed)
     portable_notebook(executed, folder / "00_data.ipynb")
@@ -265,6 +268,7 @@ def test_executed_copies_carry_no_local_paths_or_timings(tmp_path):
     for field in ('"start_time"', '"end_time"', '"duration"', '"execution"', "iopub"):
         assert field not in text
     assert '"status": "completed"' in text
+    assert nbformat.read(executed, as_version=4).cells[1].id == "injected-parameters"
 
 
 def test_committed_outputs_carry_no_absolute_local_paths():

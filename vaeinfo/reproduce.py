@@ -237,14 +237,17 @@ def first_line(exc: Exception) -> str:
 
 
 def portable_notebook(executed: Path, source: Path) -> None:
-    """Rewrite the executed copy without this machine's traces: papermill's input/output paths relative to the
-    repository, and no start/end times, durations or kernel message timestamps (they differ on every run)."""
+    """Rewrite the executed copy without this machine's or this run's traces: papermill's input/output paths
+    relative to the repository, no start/end times, durations or kernel message timestamps, and a fixed id for the
+    injected-parameters cell (papermill draws a random one)."""
     nb = nbformat.read(executed, as_version=4)
     meta = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration"):
         meta.pop(key, None)
     meta.update(input_path=_repo_relative(source), output_path=_repo_relative(executed))
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill draws a random id on every run
         cell.metadata.pop("execution", None)
         for key in ("start_time", "end_time", "duration"):
                 cell.metadata.get("papermill", {}).pop(key, None)
