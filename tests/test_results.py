@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from vaeinfo.results import csv_table, markdown_table, results_table, save_table
+
+REPO = Path(__file__).resolve().parent.parent
 
 HEADER = ["kept", "k", "by MI", "random"]
 ROWS = [["100 %", 128, "0.9712", "0.9712"], ["10 %", 13, "0.9650", "0.2113"]]
@@ -64,12 +67,26 @@ def test_measured_walks_paths_picks_by_a_key_and_reduces():
     assert measured(numbers, ["accuracy", "by MI"], at={"percent": 10}) == 0.93
     assert measured(numbers, ["influential"], reduce="len") == 3
     assert measured(numbers, ["mi_nats"], reduce="max") == 2.5
+    assert measured(numbers, ["mi_nats"], reduce="sum") == pytest.approx(3.3, abs=1e-12)
     with pytest.raises(ValueError):
         measured(numbers, ["accuracy", "by MI"], at={"percent": 7})  # no such percent: an error, never a guess
     with pytest.raises(KeyError):
         measured(numbers, ["variance"])
     with pytest.raises(ValueError, match="unknown reduce"):
         measured(numbers, ["mi_nats"], reduce="mean")
+
+
+def test_the_committed_references_name_results_that_the_notebooks_write():
+    import yaml
+
+    from vaeinfo.results import REDUCERS
+
+    references = yaml.safe_load((REPO / "params" / "references.yaml").read_text())
+    assert len(references) >= 10
+    for ref in references:
+        assert {"quantity", "source", "reference", "profile", "notebook", "path"} <= ref.keys(), ref
+        assert (REPO / "notebooks" / f"{ref['notebook']}.ipynb").is_file() and ref.get("reduce", "len") in REDUCERS
+        assert (REPO / "params" / f"{ref['profile']}.yaml").is_file()
 
 
 def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path):
