@@ -81,7 +81,7 @@ def test_the_committed_references_name_results_that_the_notebooks_write():
 
     from vaeinfo.results import REDUCERS
 
-    references = yaml.safe_load((REPO / "params" / "references.yaml").read_text())
+    references = yaml.safe_load((REPO / "params" / "references" / "authors.yaml").read_text())
     assert len(references) >= 10
     for ref in references:
         assert {"quantity", "source", "reference", "profile", "notebook", "path"} <= ref.keys(), ref

@@ -46,7 +46,7 @@ from .results import update_readme, update_references
 
 REPO = Path(__file__).resolve().parent.parent
 RESERVED = ("executed", "results", "local")  # folders of figures/ that are not a profile's output
-REFERENCES = REPO / "params" / "references.yaml"  # the paper's and the authors' numbers, for the README table
+REFERENCES = REPO / "params" / "references" / "authors.yaml"  # the numbers of the README paper-vs-here table
 INJECTED = ("download", "out_dir", "interactive")  # set by the driver, not by a profile
 
 
