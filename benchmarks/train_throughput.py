@@ -37,7 +37,7 @@ from tqdm import tqdm
 from vaeinfo import __version__
 from vaeinfo.io import atomic_write_json, atomic_write_text, available_cpus
 from vaeinfo.models.architectures import build_model, reparameterize
-from vaeinfo.models.objectives import objective_terms
+from vaeinfo.models.objectives import beta_vae_terms
 from vaeinfo.training import encode as enc
 from vaeinfo.training import train as tr
 from vaeinfo.training.config import normalize_config
@@ -76,7 +76,7 @@ def reference_epoch(cfg: dict, x: torch.Tensor) -> Callable[[], None]:
         for (batch,) in loader:
             mu, logvar = model.encode(batch)
             params = model.decode(reparameterize(mu, logvar))
-            loss = objective_terms(objective, model.log_likelihood(batch, params), mu, logvar, 1.0)["loss"]
+            loss = beta_vae_terms(model.log_likelihood(batch, params), mu, logvar, objective["beta"])["loss"]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

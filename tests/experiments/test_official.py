@@ -47,7 +47,7 @@ def test_sigma_starts_at_one_and_is_itself_the_trained_parameter(official):
     mean = model.decode(model.encode(x)[0])
     expected = torch.distributions.Normal(mean, 1.0).log_prob(x).flatten(1).sum(1)  # log N with sigma = 1
     torch.testing.assert_close(model.log_likelihood(x, mean), expected, rtol=1e-5, atol=1e-3)
-    terms = tr._batch_terms(model, x, config["objective"], 0.0, state.noise)  # one step of the loop
+    terms = tr._batch_terms(model, x, config["objective"], 0.0, state.noise, len(x))  # one step of the loop
     state.optimizer.zero_grad()
     terms["loss"].backward()
     state.optimizer.step()

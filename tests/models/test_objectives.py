@@ -1,4 +1,4 @@
-"""vaeinfo.models.objectives: analytic KL vs Monte Carlo, the schedules' known values, the loss formulas."""
+"""vaeinfo.models.objectives: analytic KL vs Monte Carlo, the schedules' known values, the losses, the registry."""
 
 from __future__ import annotations
 
@@ -74,17 +74,32 @@ def test_capacity_schedule(t, expected):
     assert obj.capacity_schedule(t, capacity_max=25.0, capacity_epochs=50.0) == pytest.approx(expected, abs=1e-15)
 
 
-def test_objective_terms_apply_the_schedules():
+def batch_of(log_lik: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> obj.Batch:
+    """A Batch holding only what the ELBO objectives read (no model, images or noise)."""
+    return obj.Batch(None, None, mu, logvar, mu, log_lik, None, 1000)
+
+
+def test_batch_terms_apply_the_schedules():
     log_lik = torch.tensor([-10.0, -20.0])
     mu, logvar = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.zeros(2, 2)  # recon 15, kl 1.25
     beta_cfg = obj.normalize_objective_config({"name": "beta_vae", "beta": 4.0, "warmup_epochs": 10})
-    terms = obj.objective_terms(beta_cfg, log_lik, mu, logvar, t=2.5)
+    terms = obj.batch_terms(beta_cfg, batch_of(log_lik, mu, logvar), t=2.5)
     assert terms["beta"] == 1.0 and terms["loss"].item() == 15.0 + 1.25
     cap_cfg = obj.normalize_objective_config({"name": "capacity", "gamma": 100, "capacity_epochs": 20})
     assert cap_cfg == {"name": "capacity", "gamma": 100.0, "capacity_max": 25.0, "capacity_epochs": 20.0}
-    terms = obj.objective_terms(cap_cfg, log_lik, mu, logvar, t=4.0)
+    terms = obj.batch_terms(cap_cfg, batch_of(log_lik, mu, logvar), t=4.0)
     assert terms["capacity"] == 5.0 and terms["loss"].item() == pytest.approx(15.0 + 100.0 * 3.75)
     assert obj.schedule_values(cap_cfg, 40.0) == {"gamma": 100.0, "capacity": 25.0}
+    assert obj.logged_terms(beta_cfg) == obj.logged_terms(cap_cfg) == ()
+
+
+def test_an_objective_missing_a_required_term_is_an_error(monkeypatch):
+    broken = obj.Objective("broken", {}, schedule=lambda cfg, t: {}, terms=lambda cfg, values, batch: {"loss": 0},
+                           logged=("tc",))
+    monkeypatch.setitem(obj.REGISTRY, "broken", broken)
+    with pytest.raises(RuntimeError, match=r"the broken objective returned no \['recon', 'kl', 'neg_elbo', "
+                                           r"'kl_per_factor', 'tc'\]"):
+        obj.batch_terms({"name": "broken"}, batch_of(torch.zeros(1), torch.zeros(1, 1), torch.zeros(1, 1)), 0.0)
 
 
 def test_objective_config_defaults_and_errors():
@@ -97,5 +112,7 @@ def test_objective_config_defaults_and_errors():
         obj.normalize_objective_config({"name": "capacity"})
     with pytest.raises(ValueError, match=r"beta must be a non-negative number"):
         obj.normalize_objective_config({"beta": -1})
+    with pytest.raises(ValueError, match=r"warmup_epochs must be a non-negative number, got 'soon'"):
+        obj.normalize_objective_config({"warmup_epochs": "soon"})
     with pytest.raises(ValueError, match=r"expected log_lik \(n,\) and mu, logvar \(n, d\)"):
         obj.elbo_terms(torch.zeros(3), torch.zeros(2, 4), torch.zeros(2, 4))

@@ -53,8 +53,10 @@ print(json.dumps(answers))
 
 # Copies of the package, each with one line of one module edited: (name, module, old line, new line, key changes?).
 EDITS = [
-    ("objectives", "models/objectives.py", "OBJECTIVES = tuple(_DEFAULTS)\n",
-     "OBJECTIVES = tuple(_DEFAULTS)  # edited\n", True),
+    ("objectives", "models/objectives/elbo.py", "from .base import Objective\n",
+     "from .base import Objective  # edited\n", True),
+    ("objectives-init", "models/objectives/__init__.py", "OBJECTIVES = tuple(REGISTRY)\n",
+     "OBJECTIVES = tuple(REGISTRY)  # edited\n", True),
     ("architectures", "models/architectures.py", "LOG_2PI = math.log(2 * math.pi)\n",
      "LOG_2PI = math.log(2.0 * math.pi)\n", True),
     ("train", "training/train.py", "PROGRESS_INTERVAL_S = 30.0", "PROGRESS_INTERVAL_S = 30.5", True),
@@ -100,7 +102,7 @@ def copies(tmp_path_factory) -> dict[str, dict]:
         roots[name] = copy_package(base / name)
         edit_line(roots[name] / "vaeinfo" / module, old, new)
     roots["crlf"] = copy_package(base / "crlf")
-    path = roots["crlf"] / "vaeinfo" / "models" / "objectives.py"
+    path = roots["crlf"] / "vaeinfo" / "models" / "objectives" / "elbo.py"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     return dict(zip(roots, keys_in_subprocess(list(roots.values())), strict=True))
 

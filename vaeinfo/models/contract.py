@@ -74,7 +74,7 @@ def input_shape(model: VAEModel) -> tuple[int, ...]:
 
 
 def decode_mean(model: VAEModel, z: torch.Tensor) -> torch.Tensor:
-    """E[x|z] for codes z (n, d): ``model.mean(model.decode(z))``, or ``model.decode(z)`` for a model without ``mean``."""
+    """E[x|z] for codes z (n, d): ``model.mean(model.decode(z))``, or ``model.decode(z)`` without ``mean``."""
     params = model.decode(z)
     return model.mean(params) if hasattr(model, "mean") else params
 

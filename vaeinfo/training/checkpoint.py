@@ -41,7 +41,7 @@ _CHECKPOINT_KEYS = {"format", "key", "config", "epoch", "device", "model", "opti
 # models.contract (checks only) and io (file writes; its CPU count only changes the thread count, like the machine).
 TRAINING_CODE = (
     "models.architectures",  # layers, Glorot initialisation, reparameterisation, log-likelihoods
-    "models.objectives",  # the loss and its beta/capacity schedules
+    "models.objectives",  # the losses and their schedules (a package: every module of it)
     "training.config",  # defaults and how a config is read
     "training.encode",  # as_images/to_unit: every training batch passes through them (uint8 -> [0, 1])
     "training.train",  # the loop: seeds, data order, Adam, validation, resume
@@ -86,9 +86,9 @@ def weights_fingerprint(model: VAEModel) -> dict:
 def code_fingerprint() -> dict:
     """``{"sha256": ..., "files": [module names]}``: SHA-256 of the source of the :data:`TRAINING_CODE` modules.
 
-    The files are found from the imported modules' ``__file__`` (a copy of the package hashes its own files) and
-    hashed once per process. Each enters as its module name, its length and its bytes, line endings normalised to
-    ``\\n`` (a Windows checkout gives the same key).
+    The files are found from the imported modules' ``__file__`` (a copy of the package hashes its own files; a
+    package enters with every module in its folder) and hashed once per process. Each enters as its module name,
+    its length and its bytes, line endings normalised to ``\\n`` (a Windows checkout gives the same key).
     """
     digest, names = _code_digest()
     return {"sha256": digest, "files": list(names)}
@@ -98,11 +98,20 @@ def code_fingerprint() -> dict:
 def _code_digest() -> tuple[str, tuple[str, ...]]:
     root = __name__.split(".")[0]
     digest, names = hashlib.sha256(), tuple(f"{root}.{name}" for name in TRAINING_CODE)
-    for name in names:
-        source = Path(importlib.import_module(name).__file__).read_bytes().replace(b"\r\n", b"\n")
+    for name, path in ((n, p) for module in names for n, p in _sources(module)):
+        source = path.read_bytes().replace(b"\r\n", b"\n")
         digest.update(f"{name}:{len(source)}:".encode())
         digest.update(source)
     return digest.hexdigest(), names
+
+
+def _sources(name: str) -> list[tuple[str, Path]]:
+    """(module name, file) of module ``name``, or of every module of package ``name`` (sorted by file name)."""
+    module = importlib.import_module(name)
+    if not hasattr(module, "__path__"):
+        return [(name, Path(module.__file__))]
+    files = sorted(Path(module.__file__).parent.glob("*.py"))
+    return [(name if f.name == "__init__.py" else f"{name}.{f.stem}", f) for f in files]
 
 
 def cache_key(config: dict, data, validation=None, *, model: VAEModel | None = None) -> str:

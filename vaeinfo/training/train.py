@@ -54,8 +54,10 @@ from ..io import atomic_write_json, display_path, resolve_cache_dir
 from ..models.architectures import build_model, reparameterize
 from ..models.contract import VAEModel, check_model, device_of, input_shape
 from ..models.objectives import (
+    Batch,
+    batch_terms,
+    logged_terms,
     normalize_objective_config,
-    objective_terms,
     schedule_values,
 )
 from .checkpoint import (
@@ -74,7 +76,7 @@ from .config import ADAM_EPS, normalize_config
 from .encode import as_images, configure_threads, evaluating, to_unit
 
 PROGRESS_INTERVAL_S = 30.0  # seconds between progress-bar refreshes: a few lines per epoch in papermill logs
-_SUMMED = ("loss", "recon", "kl", "neg_elbo")  # the scalar terms averaged over an epoch
+_SUMMED = ("loss", "recon", "kl", "neg_elbo")  # the scalar terms averaged over an epoch (+ the objective's logged)
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -90,7 +92,8 @@ class TrainResult:
     model : the trained model, in eval mode, on the training device: a built-in VAE, or a trained deep copy of
         ``train``'s ``model``.
     history : one dict per epoch: ``epoch``, ``seconds``, the schedule values, ``train_*`` and ``val_*``
-        terms (loss, recon, kl, neg_elbo: batch means in nats) and ``val_kl_per_factor`` (list of d).
+        terms (loss, recon, kl, neg_elbo and the objective's logged terms, e.g. a total correlation: batch means in
+        nats) and ``val_kl_per_factor`` (list of d).
     config : the normalised training config.
     key : the cache key; ``load_model(key)`` (``load_model(key, model=...)`` for a custom model) loads it again.
     path : the run folder holding ``checkpoint.pt`` and ``config.json``.
@@ -180,10 +183,10 @@ def _run_epochs(state: TrainState, cfg: dict, x: torch.Tensor, x_val: torch.Tens
         while state.epoch < cfg["epochs"]:
             start = time.perf_counter()
             record = {"epoch": state.epoch + 1}
-            record |= _prefixed("train_", _train_epoch(state, cfg, x, bar))
+            record |= _prefixed("train_", _train_epoch(state, cfg, x, bar), cfg["objective"])
             if x_val is not None:
                 val = evaluate(state.model, x_val, cfg["objective"], t=state.epoch + 1, seed=val_seed)
-                record |= _prefixed("val_", val)
+                record |= _prefixed("val_", val, cfg["objective"])
             record["seconds"] = time.perf_counter() - start
             state.history.append(record)
             state.epoch += 1
@@ -198,26 +201,34 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
     model.train()
     steps = math.ceil(len(x) / size)
     order = torch.randperm(len(x), generator=state.order).to(x.device)
-    sums = torch.zeros(4, dtype=torch.float64, device=x.device)
+    summed = _summed(cfg["objective"])
+    sums = torch.zeros(len(summed), dtype=torch.float64, device=x.device)
     for b, idx in enumerate(order.split(size)):
         batch = to_unit(x[idx])
-        terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise)
+        terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x))
         if not torch.isfinite(terms["loss"]):
             raise TrainingDivergedError(_divergence_message(terms, cfg, state.epoch, b, steps))
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         optimizer.step()
-        sums += torch.stack([terms[k].detach() for k in _SUMMED]) * len(idx)
+        sums += torch.stack([terms[k].detach() for k in summed]) * len(idx)
         bar.update()
-    means = dict(zip(_SUMMED, (sums / len(x)).tolist()))
+    means = dict(zip(summed, (sums / len(x)).tolist()))
     return {**means, **schedule_values(cfg["objective"], state.epoch + 1)}
 
 
-def _batch_terms(model: VAEModel, x: torch.Tensor, objective: dict, t: float, noise: torch.Generator) -> dict:
-    """Objective terms of one batch: encode, sample z with ``noise``, decode, log-likelihood."""
+def _batch_terms(model: VAEModel, x: torch.Tensor, objective: dict, t: float, noise: torch.Generator,
+                 dataset_size: int) -> dict:
+    """Objective terms of one batch: encode, sample z with ``noise``, decode, log-likelihood, the objective."""
     mu, logvar = model.encode(x)
-    params = model.decode(reparameterize(mu, logvar, noise))
-    return objective_terms(objective, model.log_likelihood(x, params), mu, logvar, t)
+    z = reparameterize(mu, logvar, noise)
+    log_lik = model.log_likelihood(x, model.decode(z))
+    return batch_terms(objective, Batch(model, x, mu, logvar, z, log_lik, noise, dataset_size), t)
+
+
+def _summed(objective: dict) -> tuple[str, ...]:
+    """The scalar terms averaged over an epoch: loss, recon, kl, neg_elbo and the objective's logged terms."""
+    return (*_SUMMED, *logged_terms(objective))
 
 
 def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, batch_size: int = 256,
@@ -236,15 +247,16 @@ def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, bat
     if len(x) == 0:
         raise ValueError("evaluate needs at least one example")
     noise = torch.Generator(device=device).manual_seed(seed)
-    sums = torch.zeros(4, dtype=torch.float64, device=device)
+    summed = _summed(objective)
+    sums = torch.zeros(len(summed), dtype=torch.float64, device=device)
     kl_sum = torch.zeros(model.latent_dim, dtype=torch.float64, device=device)
     with evaluating(model):
         for start in range(0, len(x), batch_size):
             batch = to_unit(x[start:start + batch_size].to(device))
-            terms = _batch_terms(model, batch, objective, t, noise)
-            sums += torch.stack([terms[k] for k in _SUMMED]) * len(batch)
+            terms = _batch_terms(model, batch, objective, t, noise, len(x))
+            sums += torch.stack([terms[k] for k in summed]) * len(batch)
             kl_sum += terms["kl_per_factor"] * len(batch)
-    means = dict(zip(_SUMMED, (sums / len(x)).tolist()))
+    means = dict(zip(summed, (sums / len(x)).tolist()))
     return {**means, **schedule_values(objective, t), "kl_per_factor": (kl_sum / len(x)).tolist()}
 
 
@@ -314,9 +326,9 @@ def _checked_images(data, shape: tuple[int, ...], model: str, name: str) -> torc
     return x
 
 
-def _prefixed(prefix: str, terms: dict) -> dict:
+def _prefixed(prefix: str, terms: dict, objective: dict) -> dict:
     """Prefix the loss terms (not the schedule values) with ``prefix``."""
-    keys = {*_SUMMED, "kl_per_factor"}
+    keys = {*_summed(objective), "kl_per_factor"}
     return {(prefix + k if k in keys else k): v for k, v in terms.items()}
 
 

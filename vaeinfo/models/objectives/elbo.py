@@ -1,4 +1,5 @@
-"""ELBO variants: the beta-VAE objective with a linear beta warm-up, and the capacity objective.
+"""The ELBO and its two classic reweightings: the beta-VAE objective with a linear beta warm-up, and the capacity
+objective.
 
 All terms are batch means of per-example quantities in nats:
 
@@ -10,46 +11,13 @@ All terms are batch means of per-example quantities in nats:
   to ``capacity_max`` nats over ``capacity_epochs``.
 
 The schedules are functions of the training progress t in epochs (fractional: step / steps per epoch).
-An objective config is a plain dict, e.g. ``{"name": "beta_vae", "beta": 6.0, "warmup_epochs": 10}``.
 """
 
 from __future__ import annotations
 
 import torch
 
-_DEFAULTS = {
-    "beta_vae": {"beta": 1.0, "warmup_epochs": 0.0},
-    "capacity": {"gamma": 1000.0, "capacity_max": 25.0, "capacity_epochs": None},
-}
-OBJECTIVES = tuple(_DEFAULTS)
-
-
-def normalize_objective_config(config: dict) -> dict:
-    """Check an objective config and fill in defaults; returns a new dict of floats plus ``name``.
-
-    ``beta_vae``: beta (default 1), warmup_epochs (default 0). ``capacity``: gamma (default 1000, Burgess
-    et al.), capacity_max in nats (default 25), capacity_epochs (required).
-
-    Raises
-    ------
-    ValueError
-        Unknown objective name or key (the valid ones are listed), a missing or negative value.
-    """
-    name = config.get("name", "beta_vae") if isinstance(config, dict) else None
-    if name not in _DEFAULTS:
-        raise ValueError(f"unknown objective {name!r} in {config!r}; choose one of {OBJECTIVES}")
-    unknown = sorted(set(config) - {"name", *_DEFAULTS[name]})
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} for the {name} objective; valid keys: "
-                         f"{['name', *_DEFAULTS[name]]}")
-    cfg = {"name": name, **_DEFAULTS[name], **config}
-    for key in _DEFAULTS[name]:
-        if cfg[key] is None:
-            raise ValueError(f"the {name} objective needs {key!r} (e.g. {key}=50)")
-        cfg[key] = float(cfg[key])
-        if not cfg[key] >= 0:
-            raise ValueError(f"{key} must be a non-negative number, got {cfg[key]}")
-    return cfg
+from .base import Objective
 
 
 def kl_per_factor(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -97,20 +65,19 @@ def elbo_terms(log_lik: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) ->
     return {"recon": recon, "kl": kl, "kl_per_factor": per_factor, "neg_elbo": recon + kl}
 
 
-def schedule_values(config: dict, t: float) -> dict[str, float]:
-    """The schedule values of the objective ``config`` (normalised) at progress t (epochs).
+BETA_VAE = Objective(
+    name="beta_vae",
+    defaults={"beta": 1.0, "warmup_epochs": 0.0},
+    schedule=lambda cfg, t: {"beta": beta_schedule(t, cfg["beta"], cfg["warmup_epochs"])},
+    terms=lambda cfg, values, batch: beta_vae_terms(batch.log_lik, batch.mu, batch.logvar, values["beta"]),
+)
 
-    ``{"beta": ...}`` for beta_vae; ``{"gamma": ..., "capacity": ...}`` for capacity.
-    """
-    if config["name"] == "beta_vae":
-        return {"beta": beta_schedule(t, config["beta"], config["warmup_epochs"])}
-    capacity = capacity_schedule(t, config["capacity_max"], config["capacity_epochs"])
-    return {"gamma": config["gamma"], "capacity": capacity}
-
-
-def objective_terms(config: dict, log_lik: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, t: float) -> dict:
-    """The terms of the objective ``config`` (normalised) at progress t (epochs), schedules applied."""
-    values = schedule_values(config, t)
-    if config["name"] == "beta_vae":
-        return beta_vae_terms(log_lik, mu, logvar, values["beta"])
-    return capacity_terms(log_lik, mu, logvar, values["gamma"], values["capacity"])
+CAPACITY = Objective(
+    name="capacity",
+    defaults={"gamma": 1000.0, "capacity_max": 25.0, "capacity_epochs": None},
+    required=("capacity_epochs",),
+    schedule=lambda cfg, t: {"gamma": cfg["gamma"],
+                             "capacity": capacity_schedule(t, cfg["capacity_max"], cfg["capacity_epochs"])},
+    terms=lambda cfg, values, batch: capacity_terms(batch.log_lik, batch.mu, batch.logvar, values["gamma"],
+                                                    values["capacity"]),
+)

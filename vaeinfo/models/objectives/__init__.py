@@ -1,0 +1,69 @@
+"""Training objectives, each a small spec (:class:`.base.Objective`) registered here by its config ``name``.
+
+An objective config is a plain dict, e.g. ``{"name": "beta_vae", "beta": 6.0, "warmup_epochs": 10}``:
+
+- ``beta_vae`` and ``capacity`` (:mod:`.elbo`): the ELBO reweighted, beta with a linear warm-up (Higgins et al.
+  2017), or a KL target rising to ``capacity_max`` nats (Burgess et al. 2018).
+
+Every objective returns batch means in nats: ``loss`` (what the optimiser minimises), ``recon`` = -E_q log p(x|z),
+``kl`` = KL(q(z|x) || N(0, I)) with its per-factor parts ``kl_per_factor`` (d,), ``neg_elbo`` = recon + kl, the
+schedule values at the step's progress t (epochs), and the extra terms it logs (:attr:`.base.Objective.logged`).
+"""
+
+from __future__ import annotations
+
+from .base import REQUIRED_TERMS, Batch, Objective
+from .elbo import (
+    BETA_VAE,
+    CAPACITY,
+    beta_schedule,
+    beta_vae_terms,
+    capacity_schedule,
+    capacity_terms,
+    elbo_terms,
+    kl_per_factor,
+    linear_ramp,
+)
+
+REGISTRY: dict[str, Objective] = {spec.name: spec for spec in (BETA_VAE, CAPACITY)}
+OBJECTIVES = tuple(REGISTRY)
+
+__all__ = ["OBJECTIVES", "REGISTRY", "REQUIRED_TERMS", "Batch", "Objective", "batch_terms", "beta_schedule",
+           "beta_vae_terms", "capacity_schedule", "capacity_terms", "elbo_terms", "kl_per_factor", "linear_ramp",
+           "logged_terms", "normalize_objective_config", "schedule_values"]
+
+
+def normalize_objective_config(config: dict) -> dict:
+    """Check an objective config and fill in its defaults; returns a new dict (``name`` plus the options).
+
+    Raises
+    ------
+    ValueError
+        Unknown objective name or key (the valid ones are listed), a missing, negative or unknown value.
+    """
+    name = config.get("name", "beta_vae") if isinstance(config, dict) else None
+    if name not in REGISTRY:
+        raise ValueError(f"unknown objective {name!r} in {config!r}; choose one of {OBJECTIVES}")
+    return REGISTRY[name].normalize(config)
+
+
+def schedule_values(config: dict, t: float) -> dict[str, float]:
+    """The schedule values of the objective ``config`` (normalised) at progress t (epochs), e.g. ``{"beta": 4.0}``."""
+    return REGISTRY[config["name"]].schedule(config, t)
+
+
+def logged_terms(config: dict) -> tuple[str, ...]:
+    """The extra scalar terms (beyond loss, recon, kl, neg_elbo) that the objective ``config`` reports."""
+    return REGISTRY[config["name"]].logged
+
+
+def batch_terms(config: dict, batch: Batch, t: float) -> dict:
+    """The terms of the objective ``config`` (normalised) for ``batch`` at progress t (epochs), schedules applied."""
+    spec = REGISTRY[config["name"]]
+    values = spec.schedule(config, t)
+    terms = spec.terms(config, values, batch)
+    missing = [k for k in (*REQUIRED_TERMS, *spec.logged) if k not in terms]
+    if missing:
+        raise RuntimeError(f"the {spec.name} objective returned no {missing}")
+    return {**terms, **values}
+

@@ -1,0 +1,100 @@
+"""What every objective is: a batch of one training step (:class:`Batch`) and an :class:`Objective` spec.
+
+The training loop builds a :class:`Batch` per step (encode, one reparameterised sample of z, decode,
+log-likelihood) and hands it to the objective, which returns batch means in nats. An objective that needs more than
+the ELBO's ingredients (the model itself to decode prior samples, the data-set size N of a minibatch estimator of
+q(z), further noise) finds them in the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+REQUIRED_TERMS = ("loss", "recon", "kl", "neg_elbo", "kl_per_factor")  # what every objective's terms hold
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One training (or evaluation) step's ingredients.
+
+    Attributes
+    ----------
+    model : the model of the contract being trained (:mod:`vaeinfo.models.contract`).
+    x : (n, *input_shape) the batch, pixel values in [0, 1].
+    mu, logvar : (n, d) the posterior q(z|x) = N(mu, diag(exp(logvar))).
+    z : (n, d) one reparameterised sample of q(z|x) per example.
+    log_lik : (n,) log p(x|z) in nats, summed over pixels.
+    noise : the generator that drew z; an objective that needs more noise draws it from here, after z.
+    dataset_size : N, the number of examples the batch was drawn from (an epoch's size).
+    """
+
+    model: torch.nn.Module
+    x: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+    log_lik: torch.Tensor
+    noise: torch.Generator
+    dataset_size: int
+
+
+@dataclass(frozen=True)
+class Objective:
+    """An objective's spec: its options, schedules and terms.
+
+    Attributes
+    ----------
+    name : the config's ``name``.
+    defaults : option -> default (``None`` for the ``required`` options). Options whose default is a number, and
+        the required ones, are non-negative floats; those in ``choices`` are strings; ``check`` converts any other.
+    schedule : (normalised config, progress t in epochs) -> the schedule values at t, e.g. ``{"beta": 4.0}``.
+    terms : (normalised config, schedule values, Batch) -> batch means in nats: every key of
+        :data:`REQUIRED_TERMS` (``kl_per_factor`` of shape (d,)) plus the schedule values and any ``logged`` terms.
+    choices : option -> its allowed string values (the first is the default, which ``defaults`` repeats).
+    required : the options a config must give.
+    check : (options dict) -> the options with the non-float ones checked and converted; raises ValueError.
+    logged : the names of extra scalar terms that the training history records per epoch (``train_<name>``,
+        ``val_<name>``), e.g. a total correlation or a mutual-information bound.
+    """
+
+    name: str
+    defaults: dict
+    schedule: Callable[[dict, float], dict]
+    terms: Callable[[dict, dict, Batch], dict]
+    choices: dict = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    check: Callable[[dict], dict] | None = None
+    logged: tuple[str, ...] = ()
+
+    def normalize(self, config: dict) -> dict:
+        """``config`` checked and completed with the defaults; a ValueError names a bad or missing option."""
+        unknown = sorted(set(config) - {"name", *self.defaults})
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown} for the {self.name} objective; valid keys: "
+                             f"{['name', *self.defaults]}")
+        cfg = {"name": self.name, **self.defaults, **config}
+        for key in self.defaults:
+            if key in self.required and cfg[key] is None:
+                raise ValueError(f"the {self.name} objective needs {key!r} (e.g. {key}=50)")
+            if key in self.choices:
+                if cfg[key] not in self.choices[key]:
+                    raise ValueError(f"unknown {key} {cfg[key]!r} for the {self.name} objective; choose one of "
+                                     f"{self.choices[key]}")
+            elif isinstance(self.defaults[key], (int, float)) or key in self.required:
+                cfg[key] = _non_negative(cfg[key], key)
+        return cfg if self.check is None else self.check(cfg)
+
+
+def _non_negative(value, key: str) -> float:
+    """``value`` as a float >= 0 (finite), else a ValueError naming ``key``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not 0 <= number < math.inf:
+        raise ValueError(f"{key} must be a non-negative number, got {value!r}")
+    return number
