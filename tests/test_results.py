@@ -68,6 +68,11 @@ def test_measured_walks_paths_picks_by_a_key_and_reduces():
     assert measured(numbers, ["influential"], reduce="len") == 3
     assert measured(numbers, ["mi_nats"], reduce="max") == 2.5
     assert measured(numbers, ["mi_nats"], reduce="sum") == pytest.approx(3.3, abs=1e-12)
+    numbers["top"] = [2, 1]
+    assert measured(numbers, ["mi_nats"], select=["top"]) == [0.7, 2.5]
+    assert measured(numbers, ["mi_nats"], select=["top"], reduce="min") == 0.7
+    with pytest.raises(IndexError):
+        measured(numbers, ["mi_nats"], select=["influential"])  # index 4 of a 3-list: an error, never a guess
     with pytest.raises(ValueError):
         measured(numbers, ["accuracy", "by MI"], at={"percent": 7})  # no such percent: an error, never a guess
     with pytest.raises(KeyError):

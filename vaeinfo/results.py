@@ -135,20 +135,22 @@ def profile_results(figures: Path, profile: str) -> Path:
     return figures / "results" if profile == "quick" else figures / profile / "results"
 
 
-def measured(numbers: dict, path: Sequence[str], *, at: dict | None = None, reduce: str | None = None) -> Any:
+def measured(numbers: dict, path: Sequence[str], *, at: dict | None = None, select: Sequence[str] | None = None,
+             reduce: str | None = None) -> Any:
     """The value a reference row compares with, from a results file's ``results`` dict.
 
     ``path`` walks nested keys (e.g. ``["accuracy", "by MI"]``); ``at={"percent": 10}`` then picks the list element
-    at the index where ``numbers["percent"] == 10``; ``reduce`` (``"len"``, ``"max"``, ``"min"``, ``"sum"``)
-    reduces a list.
-    KeyError / ValueError when the results file lacks what the row asks for.
+    at the index where ``numbers["percent"] == 10``; ``select`` (another path, to a list of indices, e.g.
+    ``["gaussian_ranking", "influential"]``) keeps the list elements at those indices; ``reduce`` (``"len"``,
+    ``"max"``, ``"min"``, ``"sum"``) reduces a list.
+    KeyError / ValueError / IndexError when the results file lacks what the row asks for.
     """
-    value: Any = numbers
-    for key in path:
-        value = value[key]
+    value = _walk(numbers, path)
     if at is not None:
         (key, wanted), = at.items()
         value = value[list(numbers[key]).index(wanted)]
+    if select is not None:
+        value = [value[i] for i in _walk(numbers, select)]
     if reduce is not None:
         if reduce not in REDUCERS:
             raise ValueError(f"unknown reduce {reduce!r}; choose one of {sorted(REDUCERS)}")
@@ -156,11 +158,19 @@ def measured(numbers: dict, path: Sequence[str], *, at: dict | None = None, redu
     return value
 
 
+def _walk(numbers: dict, path: Sequence[str]) -> Any:
+    """``numbers[path[0]][path[1]]...``."""
+    value: Any = numbers
+    for key in path:
+        value = value[key]
+    return value
+
+
 def references_table(references: list[dict], figures: Path) -> str:
     """A markdown table: each reference value of the paper or the authors' notebook beside the value measured here.
 
     ``references``: the rows of ``params/references/authors.yaml``; each has ``quantity``, ``source``, ``reference``,
-    ``profile``, ``notebook``, ``path`` (and optionally ``at``, ``reduce``, ``approximate``, ``digits``, ``note``).
+    ``profile``, ``notebook``, ``path`` (and optionally ``at``, ``select``, ``reduce``, ``approximate``, ``digits``, ``note``).
     ``figures``: the folder holding each profile's results. A profile that has not been run gives "not run".
     """
     rows = [_reference_row(ref, figures) for ref in references]
@@ -177,7 +187,7 @@ def _reference_row(ref: dict, figures: Path) -> list[str]:
         here, diff = "not run", "-"
     else:
         numbers = json.loads(file.read_text(encoding="utf-8"))["results"]
-        value = measured(numbers, ref["path"], at=ref.get("at"), reduce=ref.get("reduce"))
+        value = measured(numbers, ref["path"], at=ref.get("at"), select=ref.get("select"), reduce=ref.get("reduce"))
         here = _number(value, digits)
         diff = f"{approx}{_number(value - ref['reference'], digits, sign=True)}"
     link = f"[{ref['profile']}]({file.relative_to(figures.parent).as_posix()})" if file.is_file() else ref["profile"]
