@@ -1,8 +1,10 @@
-"""Shared fixtures: the real data folder from $VAEINFO_DATA (CI sets it to ../shared/data)."""
+"""Shared fixtures: the real data folder from $VAEINFO_DATA (CI sets it to ../shared/data), an interrupted training."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,31 @@ def _missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason} -- CI must run every data test")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def stopped_in_epoch_2(monkeypatch) -> Callable[[], contextlib.AbstractContextManager]:
+    """A context manager in which training stops with KeyboardInterrupt as epoch 2 starts (epoch 1 is checkpointed).
+
+    ``with stopped_in_epoch_2(): train(...)`` -- the interrupt is expected inside (the block fails without one) and
+    the real loop is back afterwards.
+    """
+    from vaeinfo.training import train as tr
+
+    real = tr._train_epoch
+
+    def stop_in_epoch_2(state, *args, **kwargs):
+        if state.epoch == 1:
+            raise KeyboardInterrupt
+        return real(state, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def stopped():
+        monkeypatch.setattr(tr, "_train_epoch", stop_in_epoch_2)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                yield
+        finally:
+            monkeypatch.setattr(tr, "_train_epoch", real)
+
+    return stopped

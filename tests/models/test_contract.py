@@ -20,7 +20,6 @@ from vaeinfo.info.influence import (
 )
 from vaeinfo.info.mi import factor_mi
 from vaeinfo.models.contract import check_model, decode_mean, device_of
-from vaeinfo.training import train as tr
 from vaeinfo.training.checkpoint import CheckpointError, cache_key, load_model
 from vaeinfo.training.encode import encode
 from vaeinfo.training.train import evaluate, train
@@ -256,19 +255,10 @@ def test_train_a_custom_model_cache_and_load(images, tmp_path):
         load_model(result.key, cache_dir=tmp_path, model=Tiny(d=3))  # same description, other shapes
 
 
-def test_a_resumed_custom_run_ends_with_the_uninterrupted_weights(images, tmp_path, monkeypatch):
+def test_a_resumed_custom_run_ends_with_the_uninterrupted_weights(images, tmp_path, stopped_in_epoch_2):
     full = train(CONFIG, images, model=Tiny(), cache_dir=tmp_path / "full", progress=False)
-    real = tr._train_epoch
-
-    def interrupted_in_epoch_2(state, *args, **kwargs):
-        if state.epoch == 1:
-            raise KeyboardInterrupt
-        return real(state, *args, **kwargs)
-
-    monkeypatch.setattr(tr, "_train_epoch", interrupted_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
+    with stopped_in_epoch_2():
         train(CONFIG, images, model=Tiny(), cache_dir=tmp_path / "cut", progress=False)
-    monkeypatch.setattr(tr, "_train_epoch", real)
     resumed = train(CONFIG, images, model=Tiny(), cache_dir=tmp_path / "cut", progress=False)
     assert resumed.epochs_trained == 1 and not resumed.cached and same_weights(resumed.model, full.model)
 

@@ -105,21 +105,10 @@ def test_training_leaves_global_rngs_alone(digits, tmp_path):
     assert np.array_equal(np.random.get_state()[1], numpy_state)
 
 
-def test_resume_after_interruption_gives_the_uninterrupted_weights(digits, tmp_path, monkeypatch):
+def test_resume_after_interruption_gives_the_uninterrupted_weights(digits, tmp_path, stopped_in_epoch_2):
     full = train(TINY, *digits, cache_dir=tmp_path / "full", progress=False)
-    real, calls = tr._train_epoch, []
-
-    def interrupted_in_epoch_2(state, *args, **kwargs):
-        calls.append(state.epoch)
-        if state.epoch == 1:
-            raise KeyboardInterrupt  # Ctrl-C / kernel restart in the middle of epoch 2
-        return real(state, *args, **kwargs)
-
-    monkeypatch.setattr(tr, "_train_epoch", interrupted_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
+    with stopped_in_epoch_2():  # Ctrl-C / kernel restart in the middle of epoch 2
         train(TINY, *digits, cache_dir=tmp_path / "cut", progress=False)
-    assert calls == [0, 1]
-    monkeypatch.setattr(tr, "_train_epoch", real)
     resumed = train(TINY, *digits, cache_dir=tmp_path / "cut", progress=False)
     assert resumed.epochs_trained == 2 and not resumed.cached
     assert same_weights(resumed.model, full.model)
@@ -238,22 +227,13 @@ def test_cache_dir_from_environment(digits, tmp_path, monkeypatch):
     assert load_model(result.key) is not None
 
 
-def test_messages_name_the_run_folder_without_this_machines_path(digits, monkeypatch, capsys):
+def test_messages_name_the_run_folder_without_this_machines_path(digits, capsys, stopped_in_epoch_2):
     """Resume message and unfinished-run warning print $VAEINFO_CACHE/..., as committed notebook outputs must."""
-    real = tr._train_epoch
-
-    def stop_in_epoch_2(state, *args, **kwargs):
-        if state.epoch == 1:
-            raise KeyboardInterrupt
-        return real(state, *args, **kwargs)
-
-    monkeypatch.setattr(tr, "_train_epoch", stop_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
+    with stopped_in_epoch_2():
         train(TINY, *digits, progress=False)
     key = cache_key(TINY, *digits)
     with pytest.warns(UserWarning, match=rf"^\$VAEINFO_CACHE/models/{key}/checkpoint\.pt is from an unfinished run"):
         load_model(key)
-    monkeypatch.setattr(tr, "_train_epoch", real)
     train(TINY, *digits)
     assert f"vaeinfo: resuming $VAEINFO_CACHE/models/{key} after epoch 1/3" in capsys.readouterr().err
 
