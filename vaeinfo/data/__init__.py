@@ -10,8 +10,8 @@ An explicit folder or ``VAEINFO_DATA`` that does not exist is an error (a typo m
 switch data sets). The default ``./data`` may be absent: then a data set in it counts as missing.
 
 The loaders live in the submodules: :mod:`vaeinfo.data.mnist` (MNIST and the 8x8 digits fallback),
-:mod:`vaeinfo.data.celeba`, and :mod:`vaeinfo.data.deap` (DEAP EEG: the release, raw BDF recordings, features,
-synthetic files in the real formats).
+:mod:`vaeinfo.data.celeba`, :mod:`vaeinfo.data.dsprites` (the dSprites grid: official npz or rendered), and
+:mod:`vaeinfo.data.deap` (DEAP EEG: the release, raw BDF recordings, features, synthetic files in the real formats).
 """
 
 from __future__ import annotations
