@@ -5,6 +5,7 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 Usage: ./reproduce.sh [--profile NAME] [--data-dir DIR] [--only NN] [--download] [--out DIR]
+                      [--scheduler ADDRESS | --workers N]
        ./reproduce.sh --test [PYTEST-ARGS...]
        ./reproduce.sh --help
 
@@ -22,6 +23,11 @@ Options:
   --download       allow downloading MNIST (md5-checked by torchvision) when it is missing
   --out DIR        where figures, results/ and executed/ notebooks go
                      (default: figures/ for quick, figures/<profile>/ otherwise)
+  --scheduler ADDRESS
+                   train the many models of the sweep/ensemble notebooks on a running Dask cluster,
+                   e.g. tcp://HOST:8786 (start it with `dask scheduler` and `dask worker tcp://HOST:8786`)
+  --workers N      ... or on a local Dask cluster of N single-threaded worker processes (1: no cluster,
+                   one model after the other); default: the profile's value, else one worker per CPU
   --test           run the test suite (pytest) in the same environment; further args go to pytest.
                    Installs Chromium for the browser test when missing (root + apt-get); when it cannot,
                    that test is skipped with a loud line at the end (an error under CI=true)
@@ -44,6 +50,8 @@ data_dir=""
 only=""
 out=""
 download=0
+scheduler=""
+workers=""
 mode=run
 pytest_args=()
 
@@ -60,6 +68,10 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || die "--out needs a folder"; out=$2; shift 2 ;;
     --out=*) out=${1#*=}; shift ;;
     --download) download=1; shift ;;
+    --scheduler) [ $# -ge 2 ] || die "--scheduler needs an address, e.g. --scheduler tcp://HOST:8786"; scheduler=$2; shift 2 ;;
+    --scheduler=*) scheduler=${1#*=}; shift ;;
+    --workers) [ $# -ge 2 ] || die "--workers needs a number of worker processes, e.g. --workers 4"; workers=$2; shift 2 ;;
+    --workers=*) workers=${1#*=}; shift ;;
     *) die "unknown option '$1'. Run ./reproduce.sh --help for the options." ;;
   esac
 done
@@ -70,6 +82,12 @@ if [ ! -f "$here/params/$profile.yaml" ]; then
 fi
 if [ -n "$only" ] && ! [[ "$only" =~ ^[0-9]{2}$ ]]; then
   die "--only takes a two-digit notebook number such as 03, got '$only'."
+fi
+if [ -n "$workers" ] && ! [[ "$workers" =~ ^[1-9][0-9]*$ ]]; then
+  die "--workers takes a positive number of worker processes such as 4, got '$workers'."
+fi
+if [ -n "$workers" ] && [ -n "$scheduler" ]; then
+  die "give --scheduler (an existing Dask cluster) or --workers (a local one), not both."
 fi
 # Paths given by the user are relative to where they ran the script.
 [ -z "$data_dir" ] || data_dir=$(realpath -m -- "$data_dir")
@@ -157,4 +175,6 @@ args=(--profile "$profile")
 [ -z "$only" ] || args+=(--only "$only")
 [ -z "$out" ] || args+=(--out "$out")
 [ "$download" = 0 ] || args+=(--download)
+[ -z "$scheduler" ] || args+=(--scheduler "$scheduler")
+[ -z "$workers" ] || args+=(--workers "$workers")
 exec "$venv/bin/python" -m vaeinfo.reproduce "${args[@]}"

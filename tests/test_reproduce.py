@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,8 @@ def tiny_profile(tmp_path: Path) -> list[str]:
 def test_help_documents_the_interface():
     result = run(["bash", str(SCRIPT), "--help"])
     assert result.returncode == 0
-    for option in ("--profile NAME", "--data-dir DIR", "--only NN", "--test", "--download", "params/NAME.yaml"):
+    for option in ("--profile NAME", "--data-dir DIR", "--only NN", "--test", "--download", "params/NAME.yaml",
+                   "--scheduler ADDRESS", "--workers N", "dask scheduler", "dask worker"):
         assert option in result.stdout
 
 
@@ -46,6 +48,10 @@ def test_help_documents_the_interface():
         (["--frobnicate"], "unknown option '--frobnicate'"),
         (["--only", "3"], "--only takes a two-digit notebook number such as 03, got '3'"),
         (["--profile"], "--profile needs a value"),
+        (["--scheduler"], "--scheduler needs an address, e.g. --scheduler tcp://HOST:8786"),
+        (["--workers", "0"], "--workers takes a positive number of worker processes such as 4, got '0'"),
+        (["--workers=two"], "--workers takes a positive number of worker processes such as 4, got 'two'"),
+        (["--workers", "2", "--scheduler", "tcp://h:8786"], "give --scheduler (an existing Dask cluster) or --workers"),
     ],
 )
 def test_bad_usage_is_one_clear_error_before_any_setup(args, message):
@@ -280,3 +286,44 @@ def test_committed_outputs_carry_no_absolute_local_paths():
         text = (REPO / name).read_bytes().decode("utf-8", errors="replace")
         offenders += [f"{name}: {root}" for root in ("/root", "/home", "/tmp", "/work", "/Users") if root in text]
     assert not offenders, offenders
+
+
+# ----------------------------------------------------------------------------- --scheduler / --workers
+def test_cluster_parameters_override_the_profile_and_are_checked():
+    from vaeinfo.reproduce import check_keys, cluster_parameters
+
+    assert cluster_parameters(None, None) == {}  # the profile's values (if any) stand
+    assert cluster_parameters("tcp://10.0.0.5:8786", None) == {"scheduler": "tcp://10.0.0.5:8786", "workers": None}
+    assert cluster_parameters("head-node:8786", None)["scheduler"] == "head-node:8786"
+    assert cluster_parameters(None, 3) == {"scheduler": None, "workers": 3}
+    for scheduler, workers, message in [("8786", None, "a Dask scheduler address such as tcp://HOST:8786"),
+                                        ("tcp://a b:1", None, "a Dask scheduler address"),
+                                        (None, 0, "positive number of local worker processes, got 0"),
+                                        ("tcp://h:1", 2, "not both")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            cluster_parameters(scheduler, workers)
+    # A profile may set them even when no notebook declares them (they are the driver's, like out_dir).
+    check_keys({"profile": "p", "scheduler": "tcp://h:8786", "workers": 2}, {"01_a": {"profile": "x"}}, Path("p.yaml"))
+
+
+def test_scheduler_and_workers_reach_only_the_notebooks_that_declare_them(tmp_path):
+    folder, out = tmp_path / "nbs", tmp_path / "out"
+    notebook(folder, "01_sweep", "print(f'scheduler={scheduler} workers={workers}')",
+             params="profile = 'x'\nscheduler = None\nworkers = None")
+    notebook(folder, "02_plain", "print('plain ran')")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "mine.yaml").write_text("profile: mine\nworkers: 1\n")
+    args = ("--profile", "mine", "--params", str(tmp_path / "params"), "--notebooks", str(folder),
+            "--data-dir", str(tmp_path), "--out", str(out))
+    result = driver(*args, "--scheduler", "tcp://127.0.0.1:8786")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "scheduler=tcp://127.0.0.1:8786 workers=None" in result.stdout and "plain ran" in result.stdout
+    assert "run them on the Dask scheduler at tcp://127.0.0.1:8786" in result.stdout
+    injected = [c for c in nbformat.read(out / "executed" / "02_plain.ipynb", as_version=4).cells
+                if "injected-parameters" in c.metadata.get("tags", [])][0]
+    assert "scheduler" not in injected.source and "workers" not in injected.source
+    profile_only = driver(*args, "--only", "01")
+    assert profile_only.returncode == 0 and "scheduler=None workers=1" in profile_only.stdout
+    bad = driver(*args, "--scheduler", "8786")
+    assert bad.returncode == 2 and "--scheduler takes a Dask scheduler address such as tcp://HOST:8786" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -9,15 +9,17 @@ closest known key), and the data folder is validated once (:func:`vaeinfo.data.i
 corrupt or incomplete data set stops the run with one error, exit 1).
 
 Each ``notebooks/NN_name.ipynb`` is then executed with the profile's values of the parameters it declares plus
-``download``, ``interactive=False`` (no live widgets) and ``out_dir`` (written relative to ``notebooks/`` when inside
-the repository), kernel ``python3``,
-working directory ``notebooks/``; the data folder reaches the kernel as ``$VAEINFO_DATA``. A notebook whose
-metadata ``vaeinfo.requires`` names an absent data set (05 needs CelebA) is skipped, saying why, unless it was
-asked for with ``--only`` (then it is an error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with
-its paths made relative and papermill's timings removed, its log to ``<out>/executed/NN_name.log``; the source is
-never overwritten. A notebook's results file is deleted before it runs, so a failed notebook's row shows its
-error, never an earlier run's numbers. Exit status: 0 when no notebook failed (skipped ones included), 1 when a
-notebook failed or the data is bad, 2 on bad usage.
+``download``, ``interactive=False`` (no live widgets) and ``out_dir`` (written relative to ``notebooks/`` when
+inside the repository), and, to the notebooks that train many models (those declaring them), ``scheduler`` and
+``workers`` from ``--scheduler tcp://HOST:PORT`` (a running Dask cluster) or ``--workers N`` (a local one), which
+override the profile's values (:func:`cluster_parameters`); kernel ``python3``, working directory ``notebooks/``;
+the data folder reaches the kernel as ``$VAEINFO_DATA``. A notebook whose metadata ``vaeinfo.requires`` names an
+absent data set (05 needs CelebA) is skipped, saying why, unless it was asked for with ``--only`` (then it is an
+error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with its paths made relative and papermill's
+timings removed, its log to ``<out>/executed/NN_name.log``; the source is never overwritten. A notebook's results
+file is deleted before it runs, so a failed notebook's row shows its error, never an earlier run's numbers. Exit
+status: 0 when no notebook failed (skipped ones included), 1 when a notebook failed or the data is bad, 2 on bad
+usage.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ from .results import update_readme, update_references
 REPO = Path(__file__).resolve().parent.parent
 RESERVED = ("executed", "results", "local")  # folders of figures/ that are not a profile's output
 REFERENCES = REPO / "params" / "references" / "authors.yaml"  # the numbers of the README paper-vs-here table
-INJECTED = ("download", "out_dir", "interactive")  # set by the driver, not by a profile
+INJECTED = ("download", "out_dir", "interactive", "scheduler", "workers")  # set by the driver (the last two may
+# also come from a profile), passed only to the notebooks that declare them
+SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/]+|[^\s/:]+:\d+")  # tcp://HOST[:PORT] or HOST:PORT
 
 
 @dataclass
@@ -72,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         all_notebooks = select_notebooks(Path(args.notebooks))
         declared = {nb.stem: declared_parameters(nb) for nb in all_notebooks}
         check_keys(params, declared, Path(args.params) / f"{args.profile}.yaml")
+        params.update(cluster_parameters(args.scheduler, args.workers))
         notebooks = select_notebooks(Path(args.notebooks), args.only)
         out = Path(args.out).resolve() if args.out else default_out_dir(args.profile)
         inventory = _inventory(args.data_dir, params.get("deap_dir"), args.download)
@@ -85,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[ENV_VAR] = str(inventory.root.path)  # the kernels resolve the data folder from it
     params.update(download=args.download, out_dir=kernel_path(out, Path(args.notebooks)), interactive=False)
     print(f"reproduce: profile {args.profile}, data {inventory.root.describe()}, output {out}", flush=True)
+    if args.scheduler or args.workers:
+        where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else f"{args.workers} local worker(s)"
+        print(f"reproduce: notebooks that train many models run them on {where}", flush=True)
     outcomes = [skipped(nb, reason) if reason else run_notebook(nb, _subset(params, declared[nb.stem]), out)
                 for nb, reason in plan]
     print(format_summary(outcomes), flush=True)
@@ -146,6 +154,21 @@ def check_keys(params: dict, declared: dict[str, dict], path: Path) -> None:
             hint = f"did you mean {close[0]!r}?" if close else "no declared key is close to it."
             raise ValueError(f"{path.parent.name}/{path.name}: unknown key {key!r}: no notebook's parameters cell "
                              f"declares it; {hint} (fix the key, or declare it in the notebook that uses it)")
+
+
+def cluster_parameters(scheduler: str | None, workers: int | None) -> dict:
+    """The notebook parameters of ``--scheduler`` / ``--workers``: ``{}`` when neither is given (the profile's
+    values, if any, stand); otherwise both keys, the one not given set to None so that a profile's value of it
+    cannot contradict the command line. ValueError for both at once, a bad address or fewer than 1 worker."""
+    if scheduler is not None and workers is not None:
+        raise ValueError("give --scheduler (an existing Dask cluster) or --workers (a local cluster of N), not both")
+    if scheduler is not None and not SCHEDULER_ADDRESS.fullmatch(scheduler):
+        raise ValueError(f"--scheduler takes a Dask scheduler address such as tcp://HOST:8786, got {scheduler!r}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers takes a positive number of local worker processes, got {workers}")
+    if scheduler is None and workers is None:
+        return {}
+    return {"scheduler": scheduler, "workers": workers}
 
 
 def select_notebooks(folder: Path, only: str | None = None) -> list[Path]:
@@ -330,6 +353,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", default=None, help="two-digit notebook number")
     parser.add_argument("--out", default=None, help="output folder (default: figures/ or figures/<profile>/)")
     parser.add_argument("--download", action="store_true", help="allow downloading MNIST")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler (tcp://HOST:8786) for the notebooks that train many models")
+    parser.add_argument("--workers", default=None, type=int, metavar="N",
+                        help="local Dask cluster of N worker processes for those notebooks (1: no cluster)")
     parser.add_argument("--notebooks", default=str(REPO / "notebooks"), help="folder of NN_*.ipynb notebooks")
     parser.add_argument("--params", default=str(REPO / "params"), help="folder of the profiles NAME.yaml")
     return parser
