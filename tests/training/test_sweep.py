@@ -124,7 +124,8 @@ def test_spec_is_small_picklable_and_checked():
     assert again == spec and hash(again) == hash(spec) and len(pickle.dumps(spec)) < 300
     assert torch.equal(again.load().images, load_digits("validation", n=10).images)
     assert set(LOADERS) >= {"mnist", "digits"}
-    with pytest.raises(ValueError, match=r"unknown data set 'mnits' in DataSpec; known: \['digits', 'dsprites', 'mnist'"):
+    with pytest.raises(ValueError, match=r"unknown data set 'mnits' in DataSpec; known: \['digits', 'dsprites', "
+                                         r"'mnist'"):
         DataSpec("mnits")
     with pytest.raises(ValueError, match="n must be a positive number"):
         DataSpec("digits", n=0)
