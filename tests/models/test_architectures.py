@@ -24,6 +24,8 @@ CONFIGS = {
                            "output_activation": "relu"},
     "mlp-relu-sigma": {"architecture": "mlp", "input_shape": [1, 8, 8], "hidden": [32], "latent_dim": 6,
                        "sigma_parameterisation": "sigma", "output_activation": "relu"},
+    "mlp-infovae": {"architecture": "mlp", "input_shape": [1, 28, 28], "hidden": [500, 500], "latent_dim": 10,
+                    "activation": "softplus", "likelihood": "bernoulli"},
 }
 EXPECTED = {  # (input shape, latent size)
     "mnist_conv": ((1, 28, 28), 128),
@@ -33,6 +35,7 @@ EXPECTED = {  # (input shape, latent size)
     "mlp-features": ((160,), 10),
     "mnist_conv-authors": ((1, 28, 28), 128),
     "mlp-relu-sigma": ((1, 8, 8), 6),
+    "mlp-infovae": ((1, 28, 28), 10),
 }
 
 
@@ -243,6 +246,9 @@ def test_reparameterize_is_seeded_and_has_the_right_moments():
      r"unknown output_activation 'sigmoid'; choose one of \('linear', 'relu'\)"),
     ({"architecture": "mnist_conv", "likelihood": "bernoulli", "output_activation": "relu"}, r"logits need 'linear'"),
     ({"architecture": "mlp"}, r"needs 'input_shape'"),
+    ({"architecture": "mlp", "input_shape": [8], "activation": "tanh"},
+     r"unknown activation 'tanh'; choose one of \('relu', 'softplus'\)"),
+    ({"architecture": "mnist_conv", "activation": "softplus"}, r"unknown key\(s\) \['activation'\] in the mnist_conv"),
     ({"architecture": "mnist_conv", "input_shape": [1, 30, 30]}, r"divisible by 4"),
     ({"architecture": "conv64", "input_shape": [64, 64]}, r"\[C, H, W\]"),
     ({"architecture": "mlp", "input_shape": [8], "hidden": [16, 0]}, r"hidden must be"),
@@ -262,3 +268,42 @@ def test_wrong_input_shapes_are_clear_errors():
         model.encode(torch.rand(2, 1, 8, 8))
     with pytest.raises(ValueError, match=r"decode expects latent codes of shape \(n, 128\), got \(2, 10\)"):
         model.decode(torch.rand(2, 10))
+
+
+def test_infovae_architecture_is_the_authors():
+    """Ducau & Trenous (fducau/infoVAE): 784-500-500 softplus -> (mu, log sigma^2) of d = 10; 10-500-500-784 softplus
+    with a sigmoid (Bernoulli) output; Xavier-uniform weights within +-sqrt(6 / (fan_in + fan_out)), zero biases."""
+    model = build_model(CONFIGS["mlp-infovae"], seed=0)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(784, 500), (500, 500), (500, 20), (10, 500),
+                                                                   (500, 500), (500, 784)]
+    assert sum(isinstance(m, nn.Softplus) for m in model.modules()) == 4
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+    assert not hasattr(model, "log_sigma") and model.likelihood == "bernoulli"
+    for m in linears:
+        bound = math.sqrt(6.0 / (m.in_features + m.out_features))
+        assert m.weight.abs().max() <= bound and torch.all(m.bias == 0)
+        # uniform on [-b, b]: standard deviation b / sqrt(3); 5,000+ weights give it to within 3 %
+        assert m.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.03)
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        hidden = F.softplus(linears[1](F.softplus(linears[0](x.flatten(1)))))
+        torch.testing.assert_close(model.encode(x)[0], linears[2](hidden)[:, :10], rtol=1e-6, atol=1e-6)
+        mean = model.mean(model.decode(torch.zeros(2, 10)))
+    assert torch.all((mean > 0) & (mean < 1))
+
+
+def test_softplus_changes_the_activation_and_nothing_else():
+    """Same parameter names and initial weights as ReLU; other outputs; the default "relu" stays out of the config."""
+    relu = build_model(CONFIGS["mlp-digits"], seed=5)
+    softplus = build_model({**CONFIGS["mlp-digits"], "activation": "softplus"}, seed=5)
+    a, b = relu.state_dict(), softplus.state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    assert [type(m) for m in softplus.encoder] == [nn.Flatten, nn.Linear, nn.Softplus, nn.Linear, nn.Softplus,
+                                                   nn.Linear]
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert not torch.allclose(relu.encode(x)[0], softplus.encode(x)[0])
+    assert softplus.config["activation"] == "softplus" and "activation" not in relu.config
+    explicit = build_model({**CONFIGS["mlp-digits"], "activation": "relu"}, seed=5)
+    assert explicit.config == relu.config

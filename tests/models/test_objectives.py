@@ -104,7 +104,8 @@ def test_an_objective_missing_a_required_term_is_an_error(monkeypatch):
 
 def test_objective_config_defaults_and_errors():
     assert obj.normalize_objective_config({}) == {"name": "beta_vae", "beta": 1.0, "warmup_epochs": 0.0}
-    with pytest.raises(ValueError, match=r"unknown objective 'tcvae'.*choose one of \('beta_vae', 'capacity'\)"):
+    with pytest.raises(ValueError, match=r"unknown objective 'tcvae'.*choose one of \('beta_vae', 'capacity', "
+                                         r"'beta_tcvae', 'mi_regularised'\)"):
         obj.normalize_objective_config({"name": "tcvae"})
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['gamma'\] for the beta_vae objective"):
         obj.normalize_objective_config({"gamma": 3})
@@ -116,3 +117,16 @@ def test_objective_config_defaults_and_errors():
         obj.normalize_objective_config({"warmup_epochs": "soon"})
     with pytest.raises(ValueError, match=r"expected log_lik \(n,\) and mu, logvar \(n, d\)"):
         obj.elbo_terms(torch.zeros(3), torch.zeros(2, 4), torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("n, size, least, lengths", [
+    (10, 4, 1, [4, 4, 2]), (9, 4, 1, [4, 4, 1]), (9, 4, 2, [4, 5]), (8, 4, 2, [4, 4]), (1, 4, 2, [1]),
+    (5, 4, 2, [5]), (0, 4, 1, []),
+])
+def test_a_last_batch_shorter_than_the_objective_allows_joins_the_one_before(n, size, least, lengths):
+    from vaeinfo.training.train import batch_slices
+
+    slices = batch_slices(n, size, least)
+    assert [s.stop - s.start for s in slices] == lengths
+    assert [i for s in slices for i in range(n)[s]] == list(range(n))  # every example once, in order
+    assert obj.min_batch({"name": "beta_tcvae"}) == 2 and obj.min_batch({"name": "beta_vae"}) == 1

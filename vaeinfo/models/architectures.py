@@ -21,7 +21,13 @@ Architectures (``config["architecture"]``):
 - ``conv64`` -- the 64x64 layout of the beta-VAE / beta-TCVAE reference code: four Conv(k4, s2) with
   32, 32, 64, 64 channels -> FC 256 -> 2d, mirrored decoder. Latent 32, RGB input.
 - ``mlp`` -- fully connected, for flat or small inputs (8x8 digits, EEG features): Flatten -> hidden
-  layers with ReLU -> 2d; mirrored decoder. ``input_shape`` is required.
+  layers with ReLU (or softplus: ``activation="softplus"``) -> 2d; mirrored decoder. ``input_shape`` is required.
+  ``{"architecture": "mlp", "input_shape": [1, 28, 28], "hidden": [500, 500], "activation": "softplus",
+  "likelihood": "bernoulli"}`` is the MI-regularised VAE of Ducau & Trénous (fducau/infoVAE): MLP 784-500-500
+  with softplus to (mu, log sigma^2), the mirrored decoder with a sigmoid (Bernoulli) output, Xavier-uniform
+  weights and zero biases. (Their code has separate output matrices for mu and log sigma^2, Xavier-initialised
+  with fan-out d each; here one 500 x 2d layer, fan-out 2d: a bound of sqrt(6 / (500 + 2d)) instead of
+  sqrt(6 / (500 + d)), 1 % smaller for d = 10.)
 
 The Gaussian likelihood's scalar standard deviation sigma (shared by all pixels) is learned with the weights, in
 one of two parameterisations (``sigma_parameterisation``):
@@ -51,6 +57,7 @@ from torch import nn
 LIKELIHOODS = ("gaussian", "bernoulli")
 SIGMA_PARAMETERISATIONS = ("log_sigma", "sigma")
 OUTPUT_ACTIVATIONS = ("linear", "relu")
+ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus}  # the hidden layers' activation (mlp); the first is default
 _COMMON_KEYS = ("architecture", "input_shape", "latent_dim", "hidden", "likelihood", "output_activation")
 _INIT_KEYS = {"log_sigma": "init_log_sigma", "sigma": "init_sigma"}  # each parameterisation's initial value
 _DEFAULTS = {
@@ -72,9 +79,10 @@ def normalize_model_config(config: dict) -> dict:
     :data:`OUTPUT_ACTIVATIONS`, default ``"linear"``; ``"relu"`` for a gaussian likelihood only) and, gaussian
     only, ``sigma_parameterisation`` (one of :data:`SIGMA_PARAMETERISATIONS`, default ``"log_sigma"``) with its
     initial value: ``init_log_sigma`` (default 0.0) for ``"log_sigma"``, ``init_sigma`` (> 0, default 1.0) for
-    ``"sigma"``. The defaults are filled in, except those of ``output_activation`` and ``sigma_parameterisation``,
-    which are left out: a config written before these options existed normalises (and so enters cache keys)
-    exactly as it did.
+    ``"sigma"``; ``mlp`` only, ``activation`` (the hidden layers' activation, one of :data:`ACTIVATIONS`, default
+    ``"relu"``). The defaults are filled in, except those of ``output_activation``, ``sigma_parameterisation`` and
+    ``activation``, which are left out: a config written before these options existed normalises (and so enters
+    cache keys) exactly as it did.
 
     Raises
     ------
@@ -89,7 +97,7 @@ def normalize_model_config(config: dict) -> dict:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
     likelihood = _choice(config, "likelihood", LIKELIHOODS)
     sigma = _choice(config, "sigma_parameterisation", SIGMA_PARAMETERISATIONS) if likelihood == "gaussian" else None
-    valid = set(_COMMON_KEYS) | set(_DEFAULTS[arch])
+    valid = set(_COMMON_KEYS) | set(_DEFAULTS[arch]) | ({"activation"} if arch == "mlp" else set())
     if sigma is not None:
         valid |= {"sigma_parameterisation", _INIT_KEYS[sigma]}
     unknown = sorted(set(config) - valid)
@@ -102,6 +110,8 @@ def normalize_model_config(config: dict) -> dict:
     elif likelihood != "gaussian":
         raise ValueError(f"output_activation 'relu' is for a gaussian likelihood's mean; the {likelihood} "
                          f"likelihood's logits need 'linear'")
+    if _choice(config, "activation", tuple(ACTIVATIONS)) == "relu":
+        cfg.pop("activation", None)  # the default stays out (docstring)
     if sigma is not None:
         cfg.pop("sigma_parameterisation", None)
         cfg.update(_sigma_entry(config, sigma))
@@ -252,12 +262,13 @@ def _conv_vae(cfg: dict) -> tuple[nn.Sequential, nn.Sequential]:
 
 
 def _mlp_vae(cfg: dict) -> tuple[nn.Sequential, nn.Sequential]:
-    """Flatten -> hidden ReLU layers -> 2d, and its mirror image ending in a linear layer (+ the output activation)."""
+    """Flatten -> hidden layers (ReLU or softplus) -> 2d, and its mirror image ending in a linear layer (+ the
+    output activation)."""
     shape, hidden, latent = cfg["input_shape"], cfg["hidden"], cfg["latent_dim"]
-    size = math.prod(shape)
-    encoder = nn.Sequential(nn.Flatten(), *_dense([size, *hidden]), nn.Linear(hidden[-1], 2 * latent))
-    decoder = nn.Sequential(*_dense([latent, *hidden[::-1]]), nn.Linear(hidden[0], size), nn.Unflatten(1, tuple(shape)),
-                            *_output_activation(cfg))
+    size, activation = math.prod(shape), ACTIVATIONS[cfg.get("activation", "relu")]
+    encoder = nn.Sequential(nn.Flatten(), *_dense([size, *hidden], activation), nn.Linear(hidden[-1], 2 * latent))
+    decoder = nn.Sequential(*_dense([latent, *hidden[::-1]], activation), nn.Linear(hidden[0], size),
+                            nn.Unflatten(1, tuple(shape)), *_output_activation(cfg))
     return encoder, decoder
 
 
@@ -279,9 +290,9 @@ def _glorot_init(model: nn.Module, seed: int | None) -> None:
             nn.init.zeros_(module.bias)
 
 
-def _dense(widths: list[int]) -> list[nn.Module]:
-    """Linear + ReLU for each consecutive pair of widths."""
-    return [layer for a, b in zip(widths, widths[1:]) for layer in (nn.Linear(a, b), nn.ReLU())]
+def _dense(widths: list[int], activation: Callable[[], nn.Module] = nn.ReLU) -> list[nn.Module]:
+    """Linear + ``activation()`` (default ReLU) for each consecutive pair of widths."""
+    return [layer for a, b in zip(widths, widths[1:]) for layer in (nn.Linear(a, b), activation())]
 
 
 _BUILDERS: dict[str, Callable[[dict], tuple[nn.Sequential, nn.Sequential]]] = {

@@ -57,6 +57,7 @@ from ..models.objectives import (
     Batch,
     batch_terms,
     logged_terms,
+    min_batch,
     normalize_objective_config,
     schedule_values,
 )
@@ -175,7 +176,7 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
 def _run_epochs(state: TrainState, cfg: dict, x: torch.Tensor, x_val: torch.Tensor | None, key: str, path: Path,
                 progress: bool) -> None:
     """Train from ``state.epoch`` to ``cfg["epochs"]``, appending to the history and checkpointing each epoch."""
-    steps = math.ceil(len(x) / cfg["batch_size"])
+    steps = len(batch_slices(len(x), cfg["batch_size"], min_batch(cfg["objective"])))
     val_seed = _seeds(cfg["seed"])["validation"]
     with tqdm(total=cfg["epochs"] * steps, initial=state.epoch * steps, desc=key[:-12],
               unit="batch", file=sys.stderr, mininterval=PROGRESS_INTERVAL_S, ncols=100,
@@ -197,13 +198,14 @@ def _run_epochs(state: TrainState, cfg: dict, x: torch.Tensor, x_val: torch.Tens
 
 def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> dict:
     """One pass over ``x`` in a fresh random order; returns the mean terms and the schedule values at its end."""
-    model, optimizer, size = state.model, state.optimizer, cfg["batch_size"]
+    model, optimizer = state.model, state.optimizer
     model.train()
-    steps = math.ceil(len(x) / size)
+    slices = batch_slices(len(x), cfg["batch_size"], min_batch(cfg["objective"]))
+    steps = len(slices)
     order = torch.randperm(len(x), generator=state.order).to(x.device)
     summed = _summed(cfg["objective"])
     sums = torch.zeros(len(summed), dtype=torch.float64, device=x.device)
-    for b, idx in enumerate(order.split(size)):
+    for b, idx in enumerate(order[s] for s in slices):
         batch = to_unit(x[idx])
         terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x))
         if not torch.isfinite(terms["loss"]):
@@ -224,6 +226,14 @@ def _batch_terms(model: VAEModel, x: torch.Tensor, objective: dict, t: float, no
     z = reparameterize(mu, logvar, noise)
     log_lik = model.log_likelihood(x, model.decode(z))
     return batch_terms(objective, Batch(model, x, mu, logvar, z, log_lik, noise, dataset_size), t)
+
+
+def batch_slices(n: int, size: int, least: int = 1) -> list[slice]:
+    """Consecutive slices of ``range(n)``, ``size`` long; a last one shorter than ``least`` joins the one before."""
+    bounds = [*range(0, n, size), n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < least:
+        del bounds[-2]
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
 def _summed(objective: dict) -> tuple[str, ...]:
@@ -251,8 +261,8 @@ def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, bat
     sums = torch.zeros(len(summed), dtype=torch.float64, device=device)
     kl_sum = torch.zeros(model.latent_dim, dtype=torch.float64, device=device)
     with evaluating(model):
-        for start in range(0, len(x), batch_size):
-            batch = to_unit(x[start:start + batch_size].to(device))
+        for part in batch_slices(len(x), batch_size, min_batch(objective)):
+            batch = to_unit(x[part].to(device))
             terms = _batch_terms(model, batch, objective, t, noise, len(x))
             sums += torch.stack([terms[k] for k in summed]) * len(batch)
             kl_sum += terms["kl_per_factor"] * len(batch)

@@ -4,6 +4,10 @@ An objective config is a plain dict, e.g. ``{"name": "beta_vae", "beta": 6.0, "w
 
 - ``beta_vae`` and ``capacity`` (:mod:`.elbo`): the ELBO reweighted, beta with a linear warm-up (Higgins et al.
   2017), or a KL target rising to ``capacity_max`` nats (Burgess et al. 2018).
+- ``beta_tcvae`` (:mod:`.tcvae`): beta times the total correlation (Chen et al. 2018), q(z) by minibatch-
+  stratified (``mss``) or -weighted (``mws``) sampling, beta annealed over ``warmup_epochs``.
+- ``mi_regularised`` (:mod:`.mi_regularised`): the ELBO minus lambda times the Barber-Agakov bound of I(c; x')
+  between the dimensions ``c_dims`` of a prior code and the image generated from it (Ducau & Trénous).
 
 Every objective returns batch means in nats: ``loss`` (what the optimiser minimises), ``recon`` = -E_q log p(x|z),
 ``kl`` = KL(q(z|x) || N(0, I)) with its per-factor parts ``kl_per_factor`` (d,), ``neg_elbo`` = recon + kl, the
@@ -24,13 +28,15 @@ from .elbo import (
     kl_per_factor,
     linear_ramp,
 )
+from .mi_regularised import MI_REGULARISED
+from .tcvae import BETA_TCVAE
 
-REGISTRY: dict[str, Objective] = {spec.name: spec for spec in (BETA_VAE, CAPACITY)}
+REGISTRY: dict[str, Objective] = {spec.name: spec for spec in (BETA_VAE, CAPACITY, BETA_TCVAE, MI_REGULARISED)}
 OBJECTIVES = tuple(REGISTRY)
 
 __all__ = ["OBJECTIVES", "REGISTRY", "REQUIRED_TERMS", "Batch", "Objective", "batch_terms", "beta_schedule",
            "beta_vae_terms", "capacity_schedule", "capacity_terms", "elbo_terms", "kl_per_factor", "linear_ramp",
-           "logged_terms", "normalize_objective_config", "schedule_values"]
+           "logged_terms", "min_batch", "normalize_objective_config", "schedule_values"]
 
 
 def normalize_objective_config(config: dict) -> dict:
@@ -55,6 +61,11 @@ def schedule_values(config: dict, t: float) -> dict[str, float]:
 def logged_terms(config: dict) -> tuple[str, ...]:
     """The extra scalar terms (beyond loss, recon, kl, neg_elbo) that the objective ``config`` reports."""
     return REGISTRY[config["name"]].logged
+
+
+def min_batch(config: dict) -> int:
+    """The fewest examples a batch of the objective ``config`` may hold (:attr:`.base.Objective.min_batch`)."""
+    return REGISTRY[config["name"]].min_batch
 
 
 def batch_terms(config: dict, batch: Batch, t: float) -> dict:

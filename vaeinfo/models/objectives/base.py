@@ -59,6 +59,8 @@ class Objective:
     check : (options dict) -> the options with the non-float ones checked and converted; raises ValueError.
     logged : the names of extra scalar terms that the training history records per epoch (``train_<name>``,
         ``val_<name>``), e.g. a total correlation or a mutual-information bound.
+    min_batch : the fewest examples a batch may hold (a minibatch estimator of q(z) needs 2); the training loop
+        and ``evaluate`` join a shorter last batch of an epoch to the one before it.
     """
 
     name: str
@@ -69,6 +71,7 @@ class Objective:
     required: tuple[str, ...] = ()
     check: Callable[[dict], dict] | None = None
     logged: tuple[str, ...] = ()
+    min_batch: int = 1
 
     def normalize(self, config: dict) -> dict:
         """``config`` checked and completed with the defaults; a ValueError names a bad or missing option."""

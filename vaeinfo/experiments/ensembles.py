@@ -1,0 +1,284 @@
+"""The ensemble experiment of notebook 10: M β-VAEs with 10 latent channels trained on MNIST with different seeds
+(through the sweep runner and its cache), their channels fingerprinted on held-out images, compared by NMI/VI and
+clustered into hotspots (:mod:`vaeinfo.info.fingerprints`, after Murphy, Dillavou & Bassett, arXiv 2405.21042).
+
+Settings, the authors' and ours (the authors' MNIST training code is not public; their repository analyses
+disentanglement_lib's released models):
+
+=========================  ====================================================  ========
+setting                    value                                                 whose
+=========================  ====================================================  ========
+latent channels per model  10                                                    theirs
+β                          4 (their MNIST demo model)                            theirs
+members                    25 (``paper`` profile; fewer in ``quick``/``smoke``)   theirs
+fingerprint points N       1,000 (``paper``)                                     theirs
+information threshold      0.01 bits                                             theirs
+OPTICS                     ``metric="precomputed"``, ξ = 0.05, "xi" method       theirs
+OPTICS min_samples         max(2, round(0.4 M)) (theirs: 20, i.e. 0.4 of 50)     ours
+OPTICS distance            -log NMI (they draw VI and NMI; VI, not normalised,   ours
+                           put 18 of 20 channels of a 2-member test ensemble,
+                           0.01 to 1.6 bits, into one cluster)
+architecture               ``mnist_conv`` (Liu et al.'s encoder and decoder)     ours
+likelihood                 Bernoulli (disentanglement_lib's, the library whose   ours
+                           models their other ensembles are)
+optimiser, batch           Adam 1e-3, batches of 100                             ours
+epochs                     profile (``paper``: 30)                               ours
+fingerprint images         validation images, drawn without replacement          ours
+member seeds               ``seed``, ``seed + 1``, ..., ``seed + M - 1``           ours
+fusion                     200 evaluation images, 1-D, SGD lr 3, 20,000 steps    theirs
+                           (``paper``); Adam 0.05, 300 steps (``quick``: their   ours
+                           SGD needs ~1,000 steps to leave its start,
+                           :func:`vaeinfo.info.fingerprints.fuse`)
+=========================  ====================================================  ========
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from ..data import ImageData
+from ..data.mnist import load_mnist
+from ..data.spec import DataSpec
+from ..info import fingerprints as fp
+from ..info.influence import traversal_images
+from ..training.encode import encode
+from ..training.sweep import RunResult, run_many
+
+# On the 8x8 digits fallback (1,197 training images: 12 steps per epoch) 3 epochs leave every channel below
+# 0.01 bits, and a Bernoulli likelihood on 64 pixels collapses every channel even after 60 epochs (KL 0.00 nats);
+# so the members train as the digits' β-VAE of the MNIST notebooks (vaeinfo.experiments.mnist.DIGITS_FALLBACK):
+# a Gaussian likelihood with a learned σ from 0.1, at least 60 epochs (720 steps, a few seconds per mlp member).
+DIGITS_EPOCHS = 60
+
+
+@dataclass(frozen=True)
+class EnsembleSettings:
+    """How the members are trained (module docstring says whose each setting is).
+
+    Attributes
+    ----------
+    members : number of models M.
+    latent_dim : channels per model.
+    beta : weight of the KL term.
+    epochs : passes over the training images.
+    seed : member m trains with seed ``seed + m``.
+    likelihood : ``"bernoulli"`` or ``"gaussian"`` (learned scalar σ from 0.1).
+    """
+
+    members: int = 8
+    latent_dim: int = 10
+    beta: float = 4.0
+    epochs: int = 5
+    seed: int = 0
+    likelihood: str = "bernoulli"
+
+    def describe(self) -> str:
+        """E.g. ``"8 β-VAEs (10 channels, β = 4, Bernoulli, 5 epochs, seeds 0-7)"``."""
+        last = self.seed + self.members - 1
+        return (f"{self.members} β-VAEs ({self.latent_dim} channels, β = {self.beta:g}, "
+                f"{self.likelihood.capitalize()}, {self.epochs} epochs, seeds {self.seed}-{last})")
+
+
+def member_configs(settings: EnsembleSettings, image_shape: tuple[int, ...]) -> list[dict]:
+    """One training config per member; they differ only in the seed. ``mnist_conv`` for 28x28 images, ``mlp`` for
+    others (the 8x8 digits fallback)."""
+    if settings.members < 1:
+        raise ValueError(f"an ensemble needs at least one member, got members={settings.members}")
+    architecture = "mnist_conv" if tuple(image_shape[-2:]) == (28, 28) else "mlp"
+    model = {"architecture": architecture, "input_shape": list(image_shape), "latent_dim": settings.latent_dim,
+             "likelihood": settings.likelihood}
+    if settings.likelihood == "gaussian":
+        model["init_log_sigma"] = float(np.log(0.1))
+    return [{"model": model, "objective": {"name": "beta_vae", "beta": settings.beta},
+             "optimizer": {"name": "adam", "lr": 1e-3}, "batch_size": 100, "epochs": settings.epochs,
+             "seed": settings.seed + m} for m in range(settings.members)]
+
+
+def fingerprint_indices(n_available: int, n_points: int, seed: int) -> np.ndarray:
+    """``n_points`` distinct indices of ``range(n_available)``, drawn without replacement and sorted (the
+    authors draw some fingerprint sets with replacement: :mod:`vaeinfo.info.fingerprints`)."""
+    if not 2 <= n_points <= n_available:
+        raise ValueError(f"need 2 <= fingerprint points <= {n_available} available images, got {n_points}; "
+                         f"lower the number of fingerprint points or use more validation images")
+    return np.sort(np.random.default_rng(seed).choice(n_available, size=n_points, replace=False))
+
+
+@dataclass
+class Ensemble:
+    """A trained ensemble and its encodings of the fingerprint images.
+
+    Attributes
+    ----------
+    settings : the members' settings.
+    runs : one sweep result per member (cache key, history, ...).
+    models : the trained members (eval mode, CPU).
+    points : the fingerprint images (a subset of the validation split) with their digit labels.
+    mu, logvar : (N, M * d) encoder outputs; column m * d + h is channel h of member m.
+    member, channel : (M * d,) member and channel index of each column.
+    train_data : the training images' ImageData (its ``source`` says whether the digits fallback stood in).
+    """
+
+    settings: EnsembleSettings
+    runs: list[RunResult]
+    models: list
+    points: ImageData
+    mu: np.ndarray
+    logvar: np.ndarray
+    member: np.ndarray
+    channel: np.ndarray
+    train_data: ImageData
+
+    def name(self, column: int) -> str:
+        """E.g. ``"m3 z7"``: member 3, channel 7."""
+        return f"m{self.member[column]} z{self.channel[column]}"
+
+
+def train_ensemble(settings: EnsembleSettings, *, data_dir=None, n_train: int | None = None,
+                   n_validation: int | None = None, n_points: int = 1000, allow_fallback: bool = True,
+                   scheduler: str | None = None, workers: int | None = None, cache_dir=None) -> Ensemble:
+    """Train the M members with :func:`vaeinfo.training.sweep.run_many` (or reuse them from the cache) and encode
+    ``n_points`` validation images with each.
+
+    ``scheduler``/``workers`` choose where the members train (run_many: a Dask scheduler's cluster, a local
+    cluster of ``workers`` processes, or ``workers=1`` in this process); ``n_train``/``n_validation`` keep the
+    first images of each split. On the digits fallback the members train with a Gaussian likelihood for at least
+    :data:`DIGITS_EPOCHS` epochs and the evaluation images are capped at the 300 validation digits (announced on
+    stderr); the result's
+    ``settings`` are the ones used.
+    """
+    data = load_mnist("train", data_dir, n=n_train, allow_fallback=allow_fallback)
+    validation = load_mnist("validation", data_dir, n=n_validation, allow_fallback=allow_fallback)
+    if data.source.fallback:
+        settings = replace(settings, epochs=max(settings.epochs, DIGITS_EPOCHS), likelihood="gaussian")
+        n_points = min(n_points, len(validation.images))
+        print(f"vaeinfo: the ensemble trains on the {data.source.name} fallback: mlp members on 8x8 images, "
+              f"Gaussian likelihood, {settings.epochs} epochs, {n_points} evaluation images", file=sys.stderr,
+              flush=True)
+    root = None if data_dir is None else str(data_dir)
+    spec = DataSpec("mnist", "train", root, n_train, allow_fallback)
+    configs = member_configs(settings, tuple(data.images.shape[1:]))
+    runs = run_many(configs, spec, scheduler=scheduler, workers=workers, cache_dir=cache_dir)
+    models = [run.model() for run in runs]
+    rows = fingerprint_indices(len(validation.images), n_points, settings.seed)
+    points = ImageData(validation.images[rows], validation.labels[rows], validation.source)
+    mu, logvar, member, channel = encode_members(models, points)
+    return Ensemble(settings, runs, models, points, mu, logvar, member, channel, data)
+
+
+def encode_members(models: list, images) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every member's encoder outputs side by side: mu, logvar (N, sum of d), and the member and channel index of
+    each column."""
+    outputs = [encode(model, images) for model in models]
+    member = np.concatenate([np.full(mu.shape[1], m) for m, (mu, _) in enumerate(outputs)])
+    channel = np.concatenate([np.arange(mu.shape[1]) for mu, _ in outputs])
+    return (np.concatenate([mu for mu, _ in outputs], axis=1), np.concatenate([lv for _, lv in outputs], axis=1),
+            member, channel)
+
+
+@dataclass
+class ChannelAnalysis:
+    """The channels of an ensemble compared (:func:`analyse_channels`).
+
+    Attributes
+    ----------
+    info : (M * d,) I(U; X) of every channel, bits.
+    kept : indices of the channels with I >= ``threshold`` bits (the columns of ``similarity``, in order).
+    similarity : NMI/VI of the kept channels; its last row/column is the digit label as a channel.
+    distance : (K, K) the OPTICS distance between the kept channels.
+    distance_kind : ``"vi"`` or ``"nmi"``.
+    hotspots : OPTICS hotspots of the kept channels (indices into ``kept``).
+    bounds : KT estimate vs exact I(X; Z_h) of every channel, bits.
+    threshold : bits.
+    """
+
+    info: np.ndarray
+    kept: np.ndarray
+    similarity: fp.ChannelSimilarity
+    distance: np.ndarray
+    distance_kind: str
+    hotspots: fp.Hotspots
+    bounds: fp.BoundComparison
+    threshold: float
+
+    @property
+    def label_nmi(self) -> np.ndarray:
+        """(K,) NMI of each kept channel with the digit label."""
+        return self.similarity.nmi[-1, :-1]
+
+    @property
+    def label_info(self) -> float:
+        """I(Y; X) = H(Y) of the digit labels of the fingerprint points, bits."""
+        return float(self.similarity.info[-1])
+
+
+def analyse_channels(ensemble: Ensemble, *, threshold: float = fp.INFO_THRESHOLD_BITS, distance: str = "nmi",
+                     min_samples: int | None = None) -> ChannelAnalysis:
+    """Information of every channel, NMI/VI of the kept ones (and with the digit label), OPTICS hotspots, and the
+    KT bound against the exact per-channel MI."""
+    bounds = fp.kt_versus_exact(ensemble.mu, ensemble.logvar)
+    info = bounds.kt_bits
+    kept = fp.kept_channels(info, threshold)
+    if len(kept) < 2:
+        raise ValueError(f"only {len(kept)} channel(s) carry >= {threshold} bits; hotspots need at least 2. Train "
+                         f"longer or more members, or lower the threshold")
+    similarity = fp.channel_similarity(ensemble.mu[:, kept], ensemble.logvar[:, kept],
+                                       labels=ensemble.points.labels.numpy())
+    channels_only = fp.ChannelSimilarity(similarity.info[:-1], similarity.joint[:-1, :-1], similarity.nmi[:-1, :-1],
+                                         similarity.vi[:-1, :-1])
+    dist = fp.similarity_distance(channels_only, distance)
+    hotspots = fp.find_hotspots(dist, ensemble.member[kept], min_samples=min_samples)
+    return ChannelAnalysis(info, kept, similarity, dist, distance, hotspots, bounds, threshold)
+
+
+def hotspot_representatives(ensemble: Ensemble, analysis: ChannelAnalysis, hotspot: int,
+                            limit: int | None = None) -> list[tuple[int, int]]:
+    """One channel per member in a hotspot: (column of ``ensemble.mu``, sign) for its most informative channel
+    there, members by decreasing information, at most ``limit``. The sign (+1/-1) aligns the channel with the
+    first one (the sign of the correlation of their encoder means; NMI and VI ignore it)."""
+    columns = analysis.kept[analysis.hotspots.channels(hotspot)]
+    columns = columns[np.argsort(-analysis.info[columns], kind="stable")]
+    first = {}
+    for c in columns:
+        first.setdefault(int(ensemble.member[c]), int(c))
+    best = list(first.values())[:limit]
+    reference = ensemble.mu[:, best[0]]
+    return [(c, 1 if np.corrcoef(reference, ensemble.mu[:, c])[0, 1] >= 0 else -1) for c in best]
+
+
+def hotspot_traversals(ensemble: Ensemble, analysis: ChannelAnalysis, values: np.ndarray, *, per_hotspot: int = 4,
+                       base: int = 0) -> tuple[torch.Tensor, list[str]]:
+    """Traversals of one channel per member from each hotspot: (rows, len(values), C, H, W) images and row labels.
+
+    Row r decodes member m's encoder mean of fingerprint image ``base`` with its channel set to sign * value
+    (:func:`hotspot_representatives`), so rows of one hotspot move in the same direction.
+    """
+    rows, labels = [], []
+    for h in range(analysis.hotspots.count):
+        for column, sign in hotspot_representatives(ensemble, analysis, h, per_hotspot):
+            m, z = int(ensemble.member[column]), int(ensemble.channel[column])
+            d = ensemble.settings.latent_dim
+            z_base = ensemble.mu[base, m * d:(m + 1) * d]
+            rows.append(traversal_images(ensemble.models[m], z_base, np.array([z]), sign * np.asarray(values))[0])
+            labels.append(f"H{h + 1} {ensemble.name(column)}{'' if sign > 0 else ' (-)'}")
+    if not rows:
+        return torch.empty(0, len(values), *ensemble.points.images.shape[1:]), []
+    return torch.stack(rows), labels
+
+
+def fuse_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *, points: int = 200, dim: int = 1,
+                  similarity: str = "vi", optimizer: str = "sgd", steps: int = 20_000, lr: float = 3.0,
+                  seed: int = 0) -> list[fp.Fusion]:
+    """One fused representation per hotspot (:func:`vaeinfo.info.fingerprints.fuse`), from the fingerprints of all
+    its channels on the first ``points`` evaluation images (a random sample already; the authors fuse on 200)."""
+    rows = slice(0, min(points, len(ensemble.mu)))
+    fusions = []
+    for h in range(analysis.hotspots.count):
+        columns = analysis.kept[analysis.hotspots.channels(h)]
+        stack = np.stack([fp.fingerprint(ensemble.mu[rows, c], ensemble.logvar[rows, c]) for c in columns])
+        fusions.append(fp.fuse(stack, dim=dim, similarity=similarity, optimizer=optimizer, steps=steps, lr=lr,
+                               seed=seed + h))
+    return fusions
