@@ -77,3 +77,19 @@ def test_display_path_writes_no_local_folder_where_it_can(tmp_path, monkeypatch)
     assert display_path("/elsewhere/file") == "/elsewhere/file"  # nothing to shorten it to: as it is
     monkeypatch.delenv("VAEINFO_DATA")
     assert display_path(data / "celeba") == str(data / "celeba")  # tmp_path is beside repo, not under its parent
+
+
+def test_torch_threads_sets_the_count_inside_and_restores_it_after():
+    import torch
+
+    from vaeinfo.io import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(None):
+        assert torch.get_num_threads() == before  # None: left as it is
+        torch.set_num_threads(1)
+        raise RuntimeError("the block fails")
+    assert torch.get_num_threads() == before  # restored, whatever the block set or raised

@@ -91,6 +91,21 @@ def display_path(path: str | os.PathLike) -> str:
     return str(target)
 
 
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` inside the block (None: left as they are), and the count the block found
+    restored afterwards, whatever the block set (process-wide)."""
+    import torch  # here, not at the top: importing vaeinfo.io stays light
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def available_cpus() -> int:
     """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota when there is one."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

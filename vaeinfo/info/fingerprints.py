@@ -51,8 +51,7 @@ Where this differs from the authors' code (murphyka/representation-space-info-co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +60,7 @@ import torch
 from scipy.special import logsumexp
 from sklearn.cluster import OPTICS
 
-from ..io import progress_bar
+from ..io import progress_bar, torch_threads
 from .mi import as_posterior, factor_mi
 
 LN2 = math.log(2.0)
@@ -450,7 +449,7 @@ def fuse(distances: Any, *, dim: int = 1, similarity: str = "vi", steps: int = 2
     logvar = torch.zeros(n, dim, dtype=torch.float64, requires_grad=True)
     step_rule = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)([mu, logvar], lr=lr)
     history = np.empty(steps)
-    with _torch_threads(1 if target.numel() < SMALL_FUSION else None):
+    with torch_threads(1 if target.numel() < SMALL_FUSION else None):
         for step in range(steps):
             step_rule.zero_grad()
             value = _similarity(_fused_distances(mu, logvar), target, info_u, info_uu, similarity).mean()
@@ -464,18 +463,6 @@ def fuse(distances: Any, *, dim: int = 1, similarity: str = "vi", steps: int = 2
         nmi = (info_f + info_u - info_fu) / torch.sqrt((2 * info_f - info_ff) * (2 * info_u - info_uu))
     return Fusion(mu.detach().numpy(), logvar.detach().numpy(), similarity, optimizer, history, float(info_f) / LN2,
                   nmi.numpy())
-
-
-@contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """torch's intra-op threads set to ``n`` inside the block (None: unchanged), restored afterwards."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _fused_distances(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -52,7 +52,7 @@ from pathlib import Path
 import torch
 
 from ..data.spec import DataSpec
-from ..io import available_cpus, progress_bar, resolve_cache_dir
+from ..io import available_cpus, progress_bar, resolve_cache_dir, torch_threads
 from ..models.contract import VAEModel
 from .checkpoint import cache_key, load_model
 from .train import train
@@ -223,14 +223,14 @@ def _key_or_none(config: dict, data, specs: tuple[DataSpec, DataSpec | None]) ->
 def _run_serial(configs: list[dict], specs, cache: str, device: str | None, bar) -> list[RunResult]:
     """Every run in this process, in order; the caller's torch thread count is restored and the loaded data
     released afterwards."""
-    results, threads = [], torch.get_num_threads()
+    results = []
     try:
-        for config in configs:
-            _show(bar, running=1, failed=sum(not r.ok for r in results))
-            results.append(train_one(config, specs, cache, device))
-            bar.update()
+        with torch_threads(None):  # train_one sets 1 thread; the caller's count comes back
+            for config in configs:
+                _show(bar, running=1, failed=sum(not r.ok for r in results))
+                results.append(train_one(config, specs, cache, device))
+                bar.update()
     finally:
-        torch.set_num_threads(threads)
         _load.cache_clear()
     _show(bar, running=0, failed=sum(not r.ok for r in results))
     return results

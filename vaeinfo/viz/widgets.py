@@ -32,8 +32,7 @@ import io
 import math
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -47,6 +46,7 @@ from ..info.influence import (
     keep_top_k,
     rank_factors,
 )
+from ..io import torch_threads
 from ..models.contract import check_model, decode_mean, device_of, input_shape
 from ..training.encode import encode
 from .plots import labelled_grid, save_figure
@@ -315,19 +315,13 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
+def one_thread() -> AbstractContextManager:
     """Run torch on one intra-op thread inside the block (process-wide), then restore the thread count.
 
     A decode of one image is too small to split: on a busy 2-core CPU, two threads took 60 ms per
     mnist_conv decode where one took 0.3 ms (and 120 ms against 0.8 ms for conv64).
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return torch_threads(1)
 
 
 # ----------------------------------------------------------------------------- checks
