@@ -8,6 +8,7 @@ match bitwise.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import re
@@ -74,12 +75,10 @@ def cluster():
     """A real 2-worker LocalCluster of single-threaded processes, shared by the cluster tests. A task that kills
     its worker fails at once (allowed-failures 0) instead of being retried, so that the kill test sees it."""
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                          scheduler_kwargs={"dashboard_address": sweep.LOCAL_HTTP}) as local, \
-                Client(local) as client:
+        with sweep.local_cluster(2) as local, Client(local) as client:
             yield client
 
 
@@ -250,6 +249,21 @@ def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch):
 # ----------------------------------------------------------------------------- a 2-worker LocalCluster
 
 
+def test_the_local_workers_run_without_dasks_profiler_and_close_quietly(cluster, caplog):
+    import dask
+
+    assert set(cluster.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()) == {False}
+    nanny = logging.getLogger("distributed.nanny")
+    with caplog.at_level(logging.WARNING, logger="distributed.nanny"):
+        nanny.addFilter(sweep._still_alive)
+        try:
+            nanny.warning("Worker process still alive after 4.0 seconds, killing")
+            nanny.warning("Restarting worker")
+        finally:
+            nanny.removeFilter(sweep._still_alive)
+    assert [r.getMessage() for r in caplog.records] == ["Restarting worker"]
+
+
 def test_cluster_runs_equal_serial_ones_bitwise_and_a_failure_keeps_the_rest(cluster_runs, serial):
     runs, cache = cluster_runs
     assert [r.ok for r in runs] == [True, False, True]
@@ -327,11 +341,16 @@ def readme_commands() -> list[str]:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Sweeps on a cluster (Dask)", 1)[1].split("\n## ", 1)[0]
     lines = [line.split("#", 1)[0].strip() for line in section.splitlines()]
-    return [line for line in lines if line.startswith(("dask scheduler", "dask worker"))]
+    return [line for line in lines if line.startswith(("dask scheduler", "dask worker", "export DASK_"))]
 
 
 def test_the_readme_cluster_commands_run_a_sweep_on_localhost(serial, tmp_path):
+    from distributed import Client
+
     commands = readme_commands()
+    exports = dict(c.split()[1].split("=", 1) for c in commands if c.startswith("export "))
+    assert exports == {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+    commands = [c for c in commands if not c.startswith("export ")]
     assert [c.split()[:2] for c in commands] == [["dask", "scheduler"], ["dask", "worker"]], commands
     port = free_port()
     dask = str(Path(sys.executable).parent / "dask")
@@ -343,9 +362,12 @@ def test_the_readme_cluster_commands_run_a_sweep_on_localhost(serial, tmp_path):
     try:
         for command, more in zip(local, extra):
             processes.append(subprocess.Popen([dask, *command.split()[1:], *more], stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.DEVNULL, start_new_session=True))
+                                              stderr=subprocess.DEVNULL, start_new_session=True,
+                                              env={**os.environ, **exports}))
         runs = run_many([tiny(0), tiny(1)], DIGITS, validation=VALIDATION, scheduler=f"tcp://127.0.0.1:{port}",
                         cache_dir=tmp_path / "cache", progress=False)
+        with Client(f"tcp://127.0.0.1:{port}") as client:  # the exported setting reached the worker
+            profiling = client.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
     finally:
         for process in reversed(processes):
             os.killpg(process.pid, signal.SIGTERM)
@@ -354,6 +376,7 @@ def test_the_readme_cluster_commands_run_a_sweep_on_localhost(serial, tmp_path):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+    assert list(profiling.values()) == [False]
     for run, reference in zip(runs, serial):
         assert run.ok and run.key == reference.key and same_weights(run.model(), reference.model())
 

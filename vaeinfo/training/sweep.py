@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import time
@@ -62,6 +63,11 @@ CONNECT_TIMEOUT_S = 30  # seconds to reach a scheduler before giving up with a c
 # A local cluster's scheduler still serves its health/metrics routes over HTTP (the dashboard is off): on a free
 # port of localhost, instead of trying 8787 and warning "Port 8787 is already in use" beside another cluster.
 LOCAL_HTTP = "127.0.0.1:0"
+# Dask's statistical profiler samples every thread of a worker every 10 ms: with one worker per core it takes
+# ~30 % of each run's CPU time (measured by benchmarks/sweep_scaling.py: 8 runs on 2 cores, 20.0 s with it,
+# 14.3 s without, as fast as two plain processes). Our workers run it off; start your own workers the same way
+# (README, "Sweeps on a cluster").
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
 @dataclass
@@ -281,7 +287,7 @@ def _client(client, scheduler: str | None, workers: int) -> Iterator[object]:
     if client is not None:
         yield client
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler is not None:
         try:
@@ -297,16 +303,42 @@ def _client(client, scheduler: str | None, workers: int) -> Iterator[object]:
                       f"one (start it with `dask worker {scheduler} --nthreads 1`)", file=sys.stderr, flush=True)
             yield connected
         return
+    with local_cluster(workers) as cluster, Client(cluster) as local:
+        yield local
+
+
+@contextmanager
+def local_cluster(workers: int) -> Iterator[object]:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes as :func:`run_many` starts
+    it: dashboard off, the workers' profiler off (:data:`WORKER_CONFIG`), closed on exit without the nanny's
+    "Worker process still alive after 4.0 seconds, killing" warnings (a worker slow to exit after the sweep holds
+    nothing: every result is in the cache)."""
+    import dask
+    from distributed import LocalCluster
+
     try:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               scheduler_kwargs={"dashboard_address": LOCAL_HTTP})
+        with dask.config.set(WORKER_CONFIG):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   scheduler_kwargs={"dashboard_address": LOCAL_HTTP})
     except RuntimeError as exc:
         raise RuntimeError(
             f"could not start a local Dask cluster of {workers} worker processes ({_describe(exc)}). In a script, "
             f"the code that starts it must run under `if __name__ == \"__main__\":` (the workers are new processes "
             f"that import the script); or pass workers=1 to train in this process") from exc
-    with cluster, Client(cluster) as local:
-        yield local
+    try:
+        yield cluster
+    finally:
+        nanny = logging.getLogger("distributed.nanny")
+        nanny.addFilter(_still_alive)
+        try:
+            cluster.close()
+        finally:
+            nanny.removeFilter(_still_alive)
+
+
+def _still_alive(record: logging.LogRecord) -> bool:
+    """False for the nanny's warning that it kills a worker slow to exit (see :func:`local_cluster`)."""
+    return not record.getMessage().startswith("Worker process still alive")
 
 
 # ----------------------------------------------------------------------------- small helpers
