@@ -97,6 +97,18 @@ class DataSpec:
         return dict(self.options)
 
 
+def mnist_spec(split: str, data_dir=None, n: int | None = None, *, fallback: bool) -> DataSpec:
+    """The spec of MNIST's ``split`` as the calling process found it: ``"digits"`` when MNIST was absent there and
+    the 8x8 digits stood in (``fallback``, i.e. ``data.source.fallback`` of what it loaded), else ``"mnist"`` read
+    from ``data_dir`` (None: each worker's own ``$VAEINFO_DATA``).
+
+    The driver decides the fallback once, so that every worker trains on the data the driver measures with: a
+    worker that finds no MNIST fails with the loader's error instead of silently training on digits."""
+    if fallback:
+        return DataSpec("digits", split, None, n)
+    return DataSpec("mnist", split, None if data_dir is None else os.fspath(data_dir), n)
+
+
 @dataclass(frozen=True)
 class Loader:
     """A registered data set: ``load(spec) -> ImageData``, and the names of the options a spec may pass it."""

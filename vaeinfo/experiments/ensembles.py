@@ -42,7 +42,7 @@ import torch
 
 from ..data import ImageData
 from ..data.mnist import load_mnist
-from ..data.spec import DataSpec
+from ..data.spec import mnist_spec
 from ..info import fingerprints as fp
 from ..info.influence import traversal_images
 from ..training.encode import encode
@@ -158,8 +158,7 @@ def train_ensemble(settings: EnsembleSettings, *, data_dir=None, n_train: int | 
         print(f"vaeinfo: the ensemble trains on the {data.source.name} fallback: mlp members on 8x8 images, "
               f"Gaussian likelihood, {settings.epochs} epochs, {n_points} evaluation images", file=sys.stderr,
               flush=True)
-    root = None if data_dir is None else str(data_dir)
-    spec = DataSpec("mnist", "train", root, n_train, allow_fallback)
+    spec = mnist_spec("train", data_dir, n_train, fallback=data.source.fallback)
     configs = member_configs(settings, tuple(data.images.shape[1:]))
     runs = run_many(configs, spec, scheduler=scheduler, workers=workers, cache_dir=cache_dir)
     models = [run.model() for run in runs]

@@ -24,7 +24,7 @@ import torch
 
 from ..data import ImageData
 from ..data.mnist import load_mnist
-from ..data.spec import DataSpec
+from ..data.spec import mnist_spec
 from ..info.influence import reconstruction_mse, topk_reconstructions, traversal_images, traversal_values
 from ..info.mi import factor_mi
 from ..models.contract import VAEModel
@@ -186,7 +186,7 @@ def mi_regularised_experiment(*, data_dir=None, download: bool = False, allow_fa
                          f"lam {lam}, lambdas {lambdas}")
     validation = load_mnist("validation", data_dir, n=n_validation, download=download, allow_fallback=allow_fallback)
     fallback = validation.source.fallback
-    specs = [DataSpec("digits" if fallback else "mnist", split, None if fallback else data_dir, n)
+    specs = [mnist_spec(split, data_dir, n, fallback=fallback)
              for split, n in (("train", n_train), ("validation", n_validation))]
     wanted = [(0, v) for v in lambdas] + [(i, v) for i in range(1, len(layouts)) for v in (0.0, float(lam))]
     shape = tuple(validation.images.shape[1:])
