@@ -28,7 +28,7 @@ EXPECTED_KEYS = {
     "08_mi_regularised_vae": {"layouts", "lambdas", "models", "sweep", "mi_c_nats", "mi_z_nats", "bound_c_nats"},
     "09_disentanglement": {"settings", "betas", "seeds", "objectives", "models", "mig", "mig_histogram", "closed_form"},
     "10_ensemble_channels": {"channel_info_bits", "kept", "hotspots", "coverage", "kt_bits", "exact_bits", "label_nmi",
-                             "model_keys"},
+                             "model_keys", "dsprites"},
 }
 ALL_NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOKS = [p for p in ALL_NOTEBOOKS if not p.name.startswith("00_")]

@@ -5,6 +5,7 @@ trained on the digits fallback through the sweep runner."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -103,6 +104,33 @@ def test_the_analysis_finds_one_hotspot_per_planted_feature_covering_every_membe
     assert analysis.distance.shape == (8, 8) and analysis.distance_kind == "nmi"
 
 
+def test_hotspot_factor_nmi_names_the_factor_of_each_hotspot():
+    ensemble, _, feature = planted()
+    analysis = ens.analyse_channels(ensemble)
+    assert analysis.factor_nmi.shape == (1, 8) and analysis.factor_info.shape == (1,)
+    np.testing.assert_array_equal(analysis.label_nmi, analysis.factor_nmi[0])
+    table = analysis.hotspot_factor_nmi()
+    assert table.shape == (2, 1)
+    on_a = [int(feature[analysis.kept[analysis.hotspots.channels(h)]][0]) == 0 for h in range(2)]
+    assert table[on_a.index(True), 0] > 5 * table[on_a.index(False), 0]  # the label is sign(A): A's hotspot
+
+
+def test_several_label_columns_each_get_their_own_nmi():
+    ensemble, _, feature = planted()
+    labels = ensemble.points.labels.numpy()
+    both = np.stack([labels, 1 - labels, np.arange(len(labels)) % 2], axis=1)  # the label, its mirror, noise
+    two = ens.Ensemble(**{**vars(ensemble), "points": ImageData(ensemble.points.images, torch.as_tensor(both),
+                                                                ensemble.points.source),
+                          "label_names": ("a", "not a", "parity")})
+    analysis, single = ens.analyse_channels(two), ens.analyse_channels(ensemble)
+    assert analysis.factor_nmi.shape == (3, 8)
+    np.testing.assert_allclose(analysis.factor_nmi[0], single.label_nmi, atol=1e-12)
+    np.testing.assert_allclose(analysis.factor_nmi[1], single.label_nmi, atol=1e-12)  # relabelling changes nothing
+    assert analysis.factor_nmi[2].max() < 0.05  # index parity: unrelated to every channel
+    np.testing.assert_allclose(analysis.similarity.nmi[:8, :8], single.similarity.nmi[:8, :8], atol=1e-12)
+    assert analysis.hotspots.count == 2 and analysis.hotspot_factor_nmi().shape == (2, 3)
+
+
 def test_representatives_are_one_channel_per_member_with_signs_aligned_to_the_first():
     ensemble, sign, _ = planted()
     analysis = ens.analyse_channels(ensemble)
@@ -195,3 +223,22 @@ def test_traversal_rows_follow_their_representatives_sign(digits_run):
         m, z = int(e.member[column]), int(e.channel[column])
         plain = traversal_images(e.models[m], e.mu[0, 4 * m:4 * (m + 1)], np.array([z]), values)[0]
         torch.testing.assert_close(row, plain if sign > 0 else plain.flip(0), rtol=0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- a real ensemble on dSprites
+
+
+def test_a_dsprites_ensemble_is_notebook_09s_beta_vaes_with_factor_labels(tmp_path):
+    from vaeinfo.data.dsprites import FACTOR_NAMES
+    from vaeinfo.experiments.disentanglement import DSpritesSettings
+
+    training = DSpritesSettings(n_train=300, hidden=(32,), epochs=1, batch_size=100, warmup_iterations=2,
+                                betas=(1.0,), seeds=(9,), objectives=("beta_tcvae",))
+    settings = ens.EnsembleSettings(members=2, latent_dim=3, beta=4.0, epochs=99, seed=1, likelihood="gaussian")
+    e = ens.train_dsprites_ensemble(settings, training, n_points=40, workers=1, cache_dir=tmp_path)
+    assert e.settings.epochs == 1 and e.settings.likelihood == "bernoulli" and e.label_names == FACTOR_NAMES
+    expected = replace(training, betas=(4.0,), seeds=(1, 2), latent_dim=3, objectives=("beta_vae",))
+    assert [r.config for r in e.runs] == [expected.config("beta_vae", 4.0, s) for s in (1, 2)]
+    assert e.points.labels.shape == (40, 5) and e.mu.shape == (40, 6) and len(e.train_data.images) == 300
+    again = ens.train_dsprites_ensemble(settings, training, n_points=40, workers=1, cache_dir=tmp_path)
+    assert all(r.cached for r in again.runs) and np.array_equal(again.mu, e.mu)

@@ -56,6 +56,17 @@ def test_hotspot_coverage_bars_and_bound_scatter():
     np.testing.assert_allclose(kept.get_offsets(), [[0.2, 0.1], [0.7, 0.5]])  # (exact, KT)
 
 
+def test_hotspot_factors_shows_each_hotspots_mean_nmi_per_factor():
+    nmi = np.array([[0.9, 0.1, 0.0], [0.05, 0.02, 0.6]])
+    fig = channels.hotspot_factors(nmi, ("shape", "scale", "posX"), np.array([8, 3]), 8)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(np.asarray(ax.collections[0].get_array()).reshape(2, 3), nmi)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["shape", "scale", "posX"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["H1 (8 of 8)", "H2 (3 of 8)"]
+    with pytest.raises(ValueError, match=r"must be \(hotspots, 2 factors\)"):
+        channels.hotspot_factors(nmi, ("shape", "scale"), np.array([8, 3]), 8)
+
+
 def test_fused_versus_members_aligns_signs():
     x = np.linspace(-1, 1, 50)
     fig = channels.fused_versus_members([x, x], [np.stack([x, -x]), x[None]], ["H1", "H2"])

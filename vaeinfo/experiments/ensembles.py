@@ -30,6 +30,12 @@ fusion                     200 evaluation images, 1-D, SGD lr 3, 20,000 steps   
                            SGD needs ~1,000 steps to leave its start,
                            :func:`vaeinfo.info.fingerprints.fuse`)
 =========================  ====================================================  ========
+
+On dSprites (:func:`train_dsprites_ensemble`) the members are notebook 09's β-VAEs (an MLP on the 64x64 images,
+Bernoulli likelihood, β annealed; its profile's ``dsprites_*`` training settings) with the ensemble's β, channels
+and seeds, and the fingerprint images carry the five ground-truth factors, so the NMI of each hotspot with each
+factor names it. The authors' dSprites ensembles are disentanglement_lib's released convolutional models, which we
+do not train here.
 """
 
 from __future__ import annotations
@@ -41,12 +47,14 @@ import numpy as np
 import torch
 
 from ..data import ImageData
+from ..data.dsprites import FACTOR_NAMES, load_dsprites
 from ..data.mnist import load_mnist
-from ..data.spec import mnist_spec
+from ..data.spec import DataSpec, mnist_spec
 from ..info import fingerprints as fp
 from ..info.influence import traversal_images
 from ..training.encode import encode
 from ..training.sweep import RunResult, run_many
+from .disentanglement import EVAL_SEED, DSpritesSettings
 
 # On the 8x8 digits fallback (1,197 training images: 12 steps per epoch) 3 epochs leave every channel below
 # 0.01 bits, and a Bernoulli likelihood on 64 pixels collapses every channel even after 60 epochs (KL 0.00 nats);
@@ -116,10 +124,12 @@ class Ensemble:
     settings : the members' settings.
     runs : one sweep result per member (cache key, history, ...).
     models : the trained members (eval mode, CPU).
-    points : the fingerprint images (a subset of the validation split) with their digit labels.
+    points : the fingerprint images with their labels: (N,) digits (a subset of MNIST's validation split) or
+        (N, 5) dSprites factor classes (images drawn from the grid).
     mu, logvar : (N, M * d) encoder outputs; column m * d + h is channel h of member m.
     member, channel : (M * d,) member and channel index of each column.
-    train_data : the training images' ImageData (its ``source`` says whether the digits fallback stood in).
+    train_data : the training images' ImageData (its ``source`` says whether a fallback stood in).
+    label_names : the name of each label column of ``points`` (``("digit",)`` or dSprites' factor names).
     """
 
     settings: EnsembleSettings
@@ -131,6 +141,7 @@ class Ensemble:
     member: np.ndarray
     channel: np.ndarray
     train_data: ImageData
+    label_names: tuple[str, ...] = ("digit",)
 
     def name(self, column: int) -> str:
         """E.g. ``"m3 z7"``: member 3, channel 7."""
@@ -166,6 +177,34 @@ def train_ensemble(settings: EnsembleSettings, *, data_dir=None, n_train: int | 
     points = ImageData(validation.images[rows], validation.labels[rows], validation.source)
     mu, logvar, member, channel = encode_members(models, points)
     return Ensemble(settings, runs, models, points, mu, logvar, member, channel, data)
+
+
+def train_dsprites_ensemble(settings: EnsembleSettings, training: DSpritesSettings, *, n_points: int = 500,
+                            data_dir=None, scheduler: str | None = None, workers: int | None = None,
+                            cache_dir=None) -> Ensemble:
+    """M β-VAEs on dSprites, trained as notebook 09 trains its β-VAEs, fingerprinted on images whose ground-truth
+    factors say what each hotspot is.
+
+    ``training`` gives the images, MLP, epochs, batch, learning rate and β annealing
+    (:meth:`DSpritesSettings.config`, Bernoulli likelihood); the ensemble's ``settings`` give β, the seeds
+    (``seed + m``) and the channels, so member m is notebook 09's β-VAE of that β and seed (the same cache entry
+    when the settings agree). The ``n_points`` evaluation images are drawn from the grid with notebook 09's seed
+    (:data:`vaeinfo.experiments.disentanglement.EVAL_SEED`); their labels are the five varying factors'
+    classes (:data:`vaeinfo.data.dsprites.FACTOR_NAMES`). The result's ``settings`` carry the epochs and likelihood
+    used.
+    """
+    seeds = tuple(range(settings.seed, settings.seed + settings.members))
+    training = replace(training, betas=(settings.beta,), seeds=seeds, latent_dim=settings.latent_dim,
+                       objectives=("beta_vae",))
+    settings = replace(settings, epochs=training.epochs, likelihood="bernoulli")
+    spec = DataSpec("dsprites", "train", None if data_dir is None else str(data_dir), training.n_train,
+                    options={"uint8": True})
+    runs = run_many([training.config("beta_vae", settings.beta, s) for s in seeds], spec, scheduler=scheduler,
+                    workers=workers, cache_dir=cache_dir)
+    models = [run.model() for run in runs]
+    points = load_dsprites(n_points, data_dir, seed=EVAL_SEED, uint8=True, cache_dir=cache_dir, progress=False)
+    mu, logvar, member, channel = encode_members(models, points)
+    return Ensemble(settings, runs, models, points, mu, logvar, member, channel, spec.load(), FACTOR_NAMES)
 
 
 def encode_members(models: list, images) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -204,20 +243,37 @@ class ChannelAnalysis:
     threshold: float
 
     @property
+    def factor_nmi(self) -> np.ndarray:
+        """(L, K) NMI of each kept channel with each label column of the fingerprint points
+        (:attr:`Ensemble.label_names`: the digit, or dSprites' five factors)."""
+        k = len(self.kept)
+        return self.similarity.nmi[k:, :k]
+
+    @property
+    def factor_info(self) -> np.ndarray:
+        """(L,) I(Y; X) = H(Y) of each label column of the fingerprint points, bits."""
+        return self.similarity.info[len(self.kept):]
+
+    @property
     def label_nmi(self) -> np.ndarray:
-        """(K,) NMI of each kept channel with the digit label."""
-        return self.similarity.nmi[-1, :-1]
+        """(K,) NMI of each kept channel with the first label column (MNIST: the digit)."""
+        return self.factor_nmi[0]
 
     @property
     def label_info(self) -> float:
-        """I(Y; X) = H(Y) of the digit labels of the fingerprint points, bits."""
-        return float(self.similarity.info[-1])
+        """H(Y) in bits of the first label column (MNIST: the digit) on the fingerprint points."""
+        return float(self.factor_info[0])
+
+    def hotspot_factor_nmi(self) -> np.ndarray:
+        """(H, L) mean NMI between the channels of each hotspot and each label column: which factor a hotspot is."""
+        return np.array([self.factor_nmi[:, self.hotspots.channels(h)].mean(axis=1)
+                         for h in range(self.hotspots.count)]).reshape(self.hotspots.count, -1)
 
 
 def analyse_channels(ensemble: Ensemble, *, threshold: float = fp.INFO_THRESHOLD_BITS, distance: str = "nmi",
                      min_samples: int | None = None) -> ChannelAnalysis:
-    """Information of every channel, NMI/VI of the kept ones (and with the digit label), OPTICS hotspots, and the
-    KT bound against the exact per-channel MI."""
+    """Information of every channel, NMI/VI of the kept ones (and with each label column of the fingerprint
+    points), OPTICS hotspots, and the KT bound against the exact per-channel MI."""
     bounds = fp.kt_versus_exact(ensemble.mu, ensemble.logvar)
     info = bounds.kt_bits
     kept = fp.kept_channels(info, threshold)
@@ -226,8 +282,9 @@ def analyse_channels(ensemble: Ensemble, *, threshold: float = fp.INFO_THRESHOLD
                          f"longer or more members, or lower the threshold")
     similarity = fp.channel_similarity(ensemble.mu[:, kept], ensemble.logvar[:, kept],
                                        labels=ensemble.points.labels.numpy())
-    channels_only = fp.ChannelSimilarity(similarity.info[:-1], similarity.joint[:-1, :-1], similarity.nmi[:-1, :-1],
-                                         similarity.vi[:-1, :-1])
+    k = len(kept)
+    channels_only = fp.ChannelSimilarity(similarity.info[:k], similarity.joint[:k, :k], similarity.nmi[:k, :k],
+                                         similarity.vi[:k, :k])
     dist = fp.similarity_distance(channels_only, distance)
     hotspots = fp.find_hotspots(dist, ensemble.member[kept], min_samples=min_samples)
     return ChannelAnalysis(info, kept, similarity, dist, distance, hotspots, bounds, threshold)

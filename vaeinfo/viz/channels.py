@@ -118,6 +118,37 @@ def hotspot_coverage(coverage: np.ndarray, sizes: np.ndarray, n_members: int, ti
     return fig
 
 
+def hotspot_factors(factor_nmi: np.ndarray, factor_names: tuple[str, ...] | list[str], coverage: np.ndarray,
+                    n_members: int, title: str = "") -> plt.Figure:
+    """Which ground-truth factor each hotspot is: an (H, L) heatmap of the mean NMI between a hotspot's channels
+    and each factor, rows labelled with the members the hotspot covers.
+
+    Parameters
+    ----------
+    factor_nmi : (H, L) mean NMI (:meth:`vaeinfo.experiments.ensembles.ChannelAnalysis.hotspot_factor_nmi`).
+    factor_names : the L factor names.
+    coverage : (H,) members with a channel in each hotspot.
+    n_members : ensemble size.
+    """
+    nmi, coverage = np.asarray(factor_nmi, dtype=float), np.asarray(coverage)
+    if nmi.ndim != 2 or nmi.shape[1] != len(factor_names) or len(coverage) != len(nmi):
+        raise ValueError(f"hotspot_factors: factor_nmi {nmi.shape} must be (hotspots, {len(factor_names)} factors) "
+                         f"with one coverage per hotspot ({len(coverage)} given)")
+    import seaborn as sns  # here, not at the top: it loads scipy.stats (~1.3 s)
+
+    fig, ax = plt.subplots(figsize=(0.9 * len(factor_names) + 2.6, 0.4 * max(len(nmi), 1) + 1.4))
+    sns.heatmap(nmi, ax=ax, cmap="magma", vmin=0, annot=True, fmt=".2f", annot_kws={"fontsize": 7},
+                xticklabels=list(factor_names), cbar_kws={"label": "mean NMI", "pad": 0.01},
+                yticklabels=[f"H{h + 1} ({c} of {n_members})" for h, c in enumerate(coverage)])
+    ax.tick_params(axis="y", labelrotation=0, labelsize=7)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("ground-truth factor")
+    ax.set_ylabel("hotspot (members covered)")
+    ax.set_title(title or "which factor each hotspot carries", fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
+
+
 def bound_versus_exact(kt_bits: np.ndarray, exact_bits: np.ndarray, kept: np.ndarray | None = None,
                        title: str = "") -> plt.Figure:
     """Scatter of the fingerprint (Kolchinsky-Tracey) estimate against the exact I(X; Z_h), both in bits, one
