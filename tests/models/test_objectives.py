@@ -105,7 +105,7 @@ def test_an_objective_missing_a_required_term_is_an_error(monkeypatch):
 def test_objective_config_defaults_and_errors():
     assert obj.normalize_objective_config({}) == {"name": "beta_vae", "beta": 1.0, "warmup_epochs": 0.0}
     with pytest.raises(ValueError, match=r"unknown objective 'tcvae'.*choose one of \('beta_vae', 'capacity', "
-                                         r"'beta_tcvae', 'mi_regularised'\)"):
+                                         r"'beta_tcvae', 'factor_vae', 'mi_regularised'\)"):
         obj.normalize_objective_config({"name": "tcvae"})
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['gamma'\] for the beta_vae objective"):
         obj.normalize_objective_config({"gamma": 3})

@@ -63,6 +63,8 @@ class TrainState:
     noise: torch.Generator  # reparameterisation noise, on the training device
     history: list[dict]
     epoch: int  # epochs finished
+    auxiliary: torch.nn.Module | None = None  # a network the objective trains beside the VAE (FactorVAE's critic)
+    auxiliary_optimizer: torch.optim.Optimizer | None = None
 
 
 def data_fingerprint(data) -> dict:
@@ -151,6 +153,9 @@ def save_checkpoint(path: Path, state: TrainState, key: str, cfg: dict) -> None:
         "optimizer": state.optimizer.state_dict(), "history": state.history,
         "rng": {"order": state.order.get_state(), "noise": state.noise.get_state()},
     }
+    if state.auxiliary is not None:
+        payload["auxiliary"] = {"model": state.auxiliary.state_dict(),
+                                "optimizer": state.auxiliary_optimizer.state_dict()}
     with atomic_open(path, "wb") as fh:
         torch.save(payload, fh)
 

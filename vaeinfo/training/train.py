@@ -55,6 +55,7 @@ from ..models.architectures import build_model, reparameterize
 from ..models.contract import VAEModel, check_model, device_of, input_shape
 from ..models.objectives import (
     Batch,
+    auxiliary_spec,
     batch_terms,
     logged_terms,
     min_batch,
@@ -186,7 +187,8 @@ def _run_epochs(state: TrainState, cfg: dict, x: torch.Tensor, x_val: torch.Tens
             record = {"epoch": state.epoch + 1}
             record |= _prefixed("train_", _train_epoch(state, cfg, x, bar), cfg["objective"])
             if x_val is not None:
-                val = evaluate(state.model, x_val, cfg["objective"], t=state.epoch + 1, seed=val_seed)
+                val = evaluate(state.model, x_val, cfg["objective"], t=state.epoch + 1, seed=val_seed,
+                               auxiliary=state.auxiliary)
                 record |= _prefixed("val_", val, cfg["objective"])
             record["seconds"] = time.perf_counter() - start
             state.history.append(record)
@@ -207,12 +209,17 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
     sums = torch.zeros(len(summed), dtype=torch.float64, device=x.device)
     for b, idx in enumerate(order[s] for s in slices):
         batch = to_unit(x[idx])
-        terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x))
+        terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x),
+                             state.auxiliary)
         if not torch.isfinite(terms["loss"]):
             raise TrainingDivergedError(_divergence_message(terms, cfg, state.epoch, b, steps))
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         optimizer.step()
+        if state.auxiliary is not None:  # after the VAE's step, on the same batch (objectives.base.Auxiliary)
+            state.auxiliary_optimizer.zero_grad(set_to_none=True)
+            terms[auxiliary_spec(cfg["objective"]).loss_term].backward()
+            state.auxiliary_optimizer.step()
         sums += torch.stack([terms[k].detach() for k in summed]) * len(idx)
         bar.update()
     means = dict(zip(summed, (sums / len(x)).tolist()))
@@ -220,12 +227,12 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
 
 
 def _batch_terms(model: VAEModel, x: torch.Tensor, objective: dict, t: float, noise: torch.Generator,
-                 dataset_size: int) -> dict:
+                 dataset_size: int, auxiliary_net: torch.nn.Module | None = None) -> dict:
     """Objective terms of one batch: encode, sample z with ``noise``, decode, log-likelihood, the objective."""
     mu, logvar = model.encode(x)
     z = reparameterize(mu, logvar, noise)
     log_lik = model.log_likelihood(x, model.decode(z))
-    return batch_terms(objective, Batch(model, x, mu, logvar, z, log_lik, noise, dataset_size), t)
+    return batch_terms(objective, Batch(model, x, mu, logvar, z, log_lik, noise, dataset_size, auxiliary_net), t)
 
 
 def batch_slices(n: int, size: int, least: int = 1) -> list[slice]:
@@ -242,14 +249,15 @@ def _summed(objective: dict) -> tuple[str, ...]:
 
 
 def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, batch_size: int = 256,
-             seed: int = 0) -> dict:
+             seed: int = 0, auxiliary: torch.nn.Module | None = None) -> dict:
     """Mean objective terms over ``data`` without training, under :func:`vaeinfo.training.encode.evaluating`.
 
     ``model`` is a built-in VAE or any model of the contract with ``log_likelihood`` (a ``torch.nn.Module``).
     ``objective`` is an objective config, its schedules taken at progress ``t`` epochs (default: their
     end). z is sampled with a generator seeded by ``seed``, so the result is a deterministic function of
     the weights. Returns floats ``loss``, ``recon``, ``kl``, ``neg_elbo`` (nats per example), the schedule
-    values, and ``kl_per_factor`` as a list of d floats.
+    values, and ``kl_per_factor`` as a list of d floats. ``auxiliary`` is the network the objective trains beside
+    the VAE (FactorVAE's discriminator), which its terms need.
     """
     objective = normalize_objective_config(objective)
     device = device_of(check_model(model, trainable=True))
@@ -263,7 +271,7 @@ def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, bat
     with evaluating(model):
         for part in batch_slices(len(x), batch_size, min_batch(objective)):
             batch = to_unit(x[part].to(device))
-            terms = _batch_terms(model, batch, objective, t, noise, len(x))
+            terms = _batch_terms(model, batch, objective, t, noise, len(x), auxiliary)
             sums += torch.stack([terms[k] for k in summed]) * len(batch)
             kl_sum += terms["kl_per_factor"] * len(batch)
     means = dict(zip(summed, (sums / len(x)).tolist()))
@@ -275,8 +283,8 @@ def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, bat
 
 def _seeds(seed: int) -> dict[str, int]:
     """Independent seeds for the weights, the data order, the noise and validation, derived from ``seed``."""
-    states = np.random.SeedSequence(seed).generate_state(4, dtype=np.uint32)
-    return dict(zip(("weights", "order", "noise", "validation"), map(int, states)))
+    states = np.random.SeedSequence(seed).generate_state(5, dtype=np.uint32)  # a prefix of a longer draw is
+    return dict(zip(("weights", "order", "noise", "validation", "auxiliary"), map(int, states)))  # the same draw
 
 
 def _fresh(cfg: dict, device: torch.device, template: VAEModel | None = None) -> TrainState:
@@ -290,7 +298,12 @@ def _fresh(cfg: dict, device: torch.device, template: VAEModel | None = None) ->
                                  eps=cfg["optimizer"].get("eps", ADAM_EPS), fused=True)  # fused: one kernel per step
     order = torch.Generator().manual_seed(seeds["order"])
     noise = torch.Generator(device=device).manual_seed(seeds["noise"])
-    return TrainState(model, optimizer, order, noise, [], 0)
+    spec = auxiliary_spec(cfg["objective"])
+    if spec is None:
+        return TrainState(model, optimizer, order, noise, [], 0)
+    net = spec.build(cfg["objective"], model.latent_dim, torch.Generator().manual_seed(seeds["auxiliary"]))
+    net = net.to(device)
+    return TrainState(model, optimizer, order, noise, [], 0, net, spec.optimizer(cfg["objective"], net.parameters()))
 
 
 def _resume(path: Path, key: str, cfg: dict, device: torch.device, template: VAEModel | None) -> TrainState:
@@ -311,6 +324,9 @@ def _resume(path: Path, key: str, cfg: dict, device: torch.device, template: VAE
             state.optimizer.load_state_dict(payload["optimizer"])
             state.order.set_state(payload["rng"]["order"])
             state.noise.set_state(payload["rng"]["noise"])
+            if state.auxiliary is not None:
+                state.auxiliary.load_state_dict(payload["auxiliary"]["model"])
+                state.auxiliary_optimizer.load_state_dict(payload["auxiliary"]["optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{path} has an optimizer or RNG state that does not fit ({exc}). {fix}") from None
     return state

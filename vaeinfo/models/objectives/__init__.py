@@ -6,6 +6,8 @@ An objective config is a plain dict, e.g. ``{"name": "beta_vae", "beta": 6.0, "w
   2017), or a KL target rising to ``capacity_max`` nats (Burgess et al. 2018).
 - ``beta_tcvae`` (:mod:`.tcvae`): beta times the total correlation (Chen et al. 2018), q(z) by minibatch-
   stratified (``mss``) or -weighted (``mws``) sampling, beta annealed over ``warmup_epochs``.
+- ``factor_vae`` (:mod:`.factorvae`): gamma times a total correlation estimated by a discriminator trained beside
+  the VAE (Kim & Mnih 2018; the discriminator is an :class:`.base.Auxiliary`).
 - ``mi_regularised`` (:mod:`.mi_regularised`): the ELBO minus lambda times the Barber-Agakov bound of I(c; x')
   between the dimensions ``c_dims`` of a prior code and the image generated from it (Ducau & Trénous).
 
@@ -16,7 +18,7 @@ schedule values at the step's progress t (epochs), and the extra terms it logs (
 
 from __future__ import annotations
 
-from .base import REQUIRED_TERMS, Batch, Objective
+from .base import REQUIRED_TERMS, Auxiliary, Batch, Objective
 from .elbo import (
     BETA_VAE,
     CAPACITY,
@@ -28,15 +30,18 @@ from .elbo import (
     kl_per_factor,
     linear_ramp,
 )
+from .factorvae import FACTOR_VAE
 from .mi_regularised import MI_REGULARISED
 from .tcvae import BETA_TCVAE
 
-REGISTRY: dict[str, Objective] = {spec.name: spec for spec in (BETA_VAE, CAPACITY, BETA_TCVAE, MI_REGULARISED)}
+REGISTRY: dict[str, Objective] = {spec.name: spec for spec in (BETA_VAE, CAPACITY, BETA_TCVAE, FACTOR_VAE,
+                                                                MI_REGULARISED)}
 OBJECTIVES = tuple(REGISTRY)
 
-__all__ = ["OBJECTIVES", "REGISTRY", "REQUIRED_TERMS", "Batch", "Objective", "batch_terms", "beta_schedule",
-           "beta_vae_terms", "capacity_schedule", "capacity_terms", "elbo_terms", "kl_per_factor", "linear_ramp",
-           "logged_terms", "min_batch", "normalize_objective_config", "schedule_values"]
+__all__ = ["OBJECTIVES", "REGISTRY", "REQUIRED_TERMS", "Auxiliary", "Batch", "Objective", "auxiliary_spec",
+           "batch_terms", "beta_schedule", "beta_vae_terms", "capacity_schedule", "capacity_terms", "elbo_terms",
+           "kl_per_factor", "linear_ramp", "logged_terms", "min_batch", "normalize_objective_config",
+           "schedule_values"]
 
 
 def normalize_objective_config(config: dict) -> dict:
@@ -66,6 +71,11 @@ def logged_terms(config: dict) -> tuple[str, ...]:
 def min_batch(config: dict) -> int:
     """The fewest examples a batch of the objective ``config`` may hold (:attr:`.base.Objective.min_batch`)."""
     return REGISTRY[config["name"]].min_batch
+
+
+def auxiliary_spec(config: dict) -> Auxiliary | None:
+    """The network the objective ``config`` trains beside the VAE (:class:`.base.Auxiliary`), or None."""
+    return REGISTRY[config["name"]].auxiliary
 
 
 def batch_terms(config: dict, batch: Batch, t: float) -> dict:

@@ -30,6 +30,8 @@ class Batch:
     log_lik : (n,) log p(x|z) in nats, summed over pixels.
     noise : the generator that drew z; an objective that needs more noise draws it from here, after z.
     dataset_size : N, the number of examples the batch was drawn from (an epoch's size).
+    auxiliary : the network an objective trains beside the VAE (:class:`Auxiliary`, e.g. FactorVAE's
+        discriminator), or None.
     """
 
     model: torch.nn.Module
@@ -40,6 +42,27 @@ class Batch:
     log_lik: torch.Tensor
     noise: torch.Generator
     dataset_size: int
+    auxiliary: torch.nn.Module | None = None
+
+
+@dataclass(frozen=True)
+class Auxiliary:
+    """A network that an objective trains beside the VAE, e.g. FactorVAE's discriminator.
+
+    The training loop builds it once per run (its initial weights from a seed of their own), steps its own
+    optimiser after every VAE step on the objective's term ``loss_term`` (a logged term whose graph reaches only the
+    auxiliary network's parameters), and keeps both in the checkpoint, so that a resumed run continues exactly.
+
+    Attributes
+    ----------
+    build : (normalised config, latent dimension d, torch.Generator) -> the network (a torch.nn.Module).
+    optimizer : (normalised config, its parameters) -> its optimiser.
+    loss_term : the name of the term its optimiser minimises.
+    """
+
+    build: Callable[[dict, int, torch.Generator], torch.nn.Module]
+    optimizer: Callable[[dict, object], torch.optim.Optimizer]
+    loss_term: str
 
 
 @dataclass(frozen=True)
@@ -61,6 +84,7 @@ class Objective:
         ``val_<name>``), e.g. a total correlation or a mutual-information bound.
     min_batch : the fewest examples a batch may hold (a minibatch estimator of q(z) needs 2); the training loop
         and ``evaluate`` join a shorter last batch of an epoch to the one before it.
+    auxiliary : a network trained beside the VAE (:class:`Auxiliary`), or None.
     """
 
     name: str
@@ -72,6 +96,7 @@ class Objective:
     check: Callable[[dict], dict] | None = None
     logged: tuple[str, ...] = ()
     min_batch: int = 1
+    auxiliary: Auxiliary | None = None
 
     def normalize(self, config: dict) -> dict:
         """``config`` checked and completed with the defaults; a ValueError names a bad or missing option."""
