@@ -68,6 +68,7 @@ def test_measured_walks_paths_picks_by_a_key_and_reduces():
     assert measured(numbers, ["influential"], reduce="len") == 3
     assert measured(numbers, ["mi_nats"], reduce="max") == 2.5
     assert measured(numbers, ["mi_nats"], reduce="sum") == pytest.approx(3.3, abs=1e-12)
+    assert measured({"val_loss": -479.9}, ["val_loss"], reduce="negate") == 479.9
     numbers["top"] = [2, 1]
     assert measured(numbers, ["mi_nats"], select=["top"]) == [0.7, 2.5]
     assert measured(numbers, ["mi_nats"], select=["top"], reduce="min") == 0.7
