@@ -110,6 +110,8 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
          "note": "read off the figure"},
         {"quantity": "accuracy", "source": "Table 1", "reference": 0.9, "profile": "paper", "notebook": "04_x",
          "path": ["accuracy"]},
+        {"quantity": "val loss", "source": "cell 16", "reference": 531.5, "profile": "official",
+         "notebook": "01_mi_pulse", "path": ["val_loss"], "reduce": "negate"},
     ]
     lines = references_table(references, figures).splitlines()
     assert lines[0] == "| quantity | source | reference | here | profile | here − reference | note |"
@@ -117,3 +119,6 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
     assert lines[2] == f"| influential factors | notebook cell 9 | 7 | 5 | {link} | -2 |  |"
     assert lines[3] == f"| largest MI (nats) | Fig. 1 | ≈ 3.2 | 3 | {link} | ≈ -0.15 | read off the figure |"
     assert lines[4] == "| accuracy | Table 1 | 0.9 | not run | paper | - |  |"
+    # a results file from before the notebook wrote val_loss: the row says so, the table is still written
+    assert lines[5] == (f"| val loss | cell 16 | 532 | not in this run's results (rerun: `--profile official`) | "
+                        f"{link} | - |  |")

@@ -172,7 +172,8 @@ def references_table(references: list[dict], figures: Path) -> str:
 
     ``references``: the rows of ``params/references/authors.yaml``; each has ``quantity``, ``source``, ``reference``,
     ``profile``, ``notebook``, ``path`` (and optionally ``at``, ``select``, ``reduce``, ``approximate``, ``digits``, ``note``).
-    ``figures``: the folder holding each profile's results. A profile that has not been run gives "not run".
+    ``figures``: the folder holding each profile's results. A profile that has not been run gives "not run"; a
+    results file without the row's quantity (written before the notebook recorded it) says to rerun the profile.
     """
     rows = [_reference_row(ref, figures) for ref in references]
     header = ["quantity", "source", "reference", "here", "profile", "here − reference", "note"]
@@ -188,9 +189,16 @@ def _reference_row(ref: dict, figures: Path) -> list[str]:
         here, diff = "not run", "-"
     else:
         numbers = json.loads(file.read_text(encoding="utf-8"))["results"]
-        value = measured(numbers, ref["path"], at=ref.get("at"), select=ref.get("select"), reduce=ref.get("reduce"))
-        here = _number(value, digits)
-        diff = f"{approx}{_number(value - ref['reference'], digits, sign=True)}"
+        try:
+            value = measured(numbers, ref["path"], at=ref.get("at"), select=ref.get("select"),
+                             reduce=ref.get("reduce"))
+        except KeyError:  # a results file written before the notebook recorded this quantity
+            value = None
+        if value is None:
+            here, diff = f"not in this run's results (rerun: `--profile {ref['profile']}`)", "-"
+        else:
+            here = _number(value, digits)
+            diff = f"{approx}{_number(value - ref['reference'], digits, sign=True)}"
     link = f"[{ref['profile']}]({file.relative_to(figures.parent).as_posix()})" if file.is_file() else ref["profile"]
     return [ref["quantity"], ref["source"], f"{approx}{shown}", here, link, diff, ref.get("note", "")]
 
