@@ -299,15 +299,17 @@ def test_a_killed_worker_loses_nothing_finished_and_a_rerun_completes_the_sweep(
 
     def kill_the_slow_runs_worker() -> None:
         """Once the quick run has finished and the slow one has checkpointed an epoch: SIGKILL the worker
-        process that trains the slow one."""
+        process that trains the slow one. The quick run's last checkpoint is written a moment before its task
+        leaves the scheduler's books, so the watcher waits until exactly one worker is busy."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             if paths[0].is_file() and paths[1].is_file() and read_checkpoint(paths[0])["epoch"] == 2:
                 busy = [address for address, keys in cluster.processing().items() if keys]
-                pids = cluster.run(os.getpid, workers=busy)
-                for pid in pids.values():
-                    os.kill(pid, signal.SIGKILL)
-                killed.extend(pids.values())
+                if len(busy) == 1:
+                    pids = cluster.run(os.getpid, workers=busy)
+                    for pid in pids.values():
+                        os.kill(pid, signal.SIGKILL)
+                    killed.extend(pids.values())
             time.sleep(0.02)
 
     watcher = threading.Thread(target=kill_the_slow_runs_worker, daemon=True)
