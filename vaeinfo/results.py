@@ -193,8 +193,6 @@ def _reference_row(ref: dict, figures: Path) -> list[str]:
             value = measured(numbers, ref["path"], at=ref.get("at"), select=ref.get("select"),
                              reduce=ref.get("reduce"))
         except KeyError:  # a results file written before the notebook recorded this quantity
-            value = None
-        if value is None:
             here, diff = f"not in this run's results (rerun: `--profile {ref['profile']}`)", "-"
         else:
             here = _number(value, digits)

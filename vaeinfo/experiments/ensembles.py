@@ -49,7 +49,7 @@ import torch
 from ..data import ImageData
 from ..data.dsprites import FACTOR_NAMES, load_dsprites
 from ..data.mnist import load_mnist
-from ..data.spec import DataSpec, mnist_spec
+from ..data.spec import mnist_spec
 from ..info import fingerprints as fp
 from ..info.influence import traversal_images
 from ..training.encode import encode
@@ -197,8 +197,7 @@ def train_dsprites_ensemble(settings: EnsembleSettings, training: DSpritesSettin
     training = replace(training, betas=(settings.beta,), seeds=seeds, latent_dim=settings.latent_dim,
                        objectives=("beta_vae",))
     settings = replace(settings, epochs=training.epochs, likelihood="bernoulli")
-    spec = DataSpec("dsprites", "train", None if data_dir is None else str(data_dir), training.n_train,
-                    options={"uint8": True})
+    spec = training.data_spec(data_dir)
     runs = run_many([training.config("beta_vae", settings.beta, s) for s in seeds], spec, scheduler=scheduler,
                     workers=workers, cache_dir=cache_dir)
     models = [run.model() for run in runs]
