@@ -88,8 +88,8 @@ def test_mnist_conv_is_the_papers_architecture():
         ("Conv2d", 1, 32, (4, 4), (2, 2)), ("Conv2d", 32, 32, (4, 4), (2, 2)),
         ("Linear", 7 * 7 * 32, 256, None, None), ("Linear", 256, 2 * 128, None, None),
         ("Linear", 128, 256, None, None), ("Linear", 256, 7 * 7 * 32, None, None),
-        ("ConvTranspose2d", 32, 32, (4, 4), (2, 2)), ("ConvTranspose2d", 32, 1, (4, 4), (2, 2)),
-    ]
+        ("UpConv", 32, 32, (4, 4), (2, 2)), ("UpConv", 32, 1, (4, 4), (2, 2)),
+    ]  # UpConv: an nn.ConvTranspose2d (test_upconv_is_the_transposed_convolution...)
     sizes = _spatial_sizes(model, torch.rand(2, 1, 28, 28))
     assert sizes == [14, 7, 14, 28]
     # ReLU after every layer except the two output layers (mu/logvar and the decoder's mean)
@@ -106,6 +106,36 @@ def test_conv64_layout():
     assert channels == [32, 32, 64, 64, 64, 32, 32, 3]
     linears = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
     assert linears == [(1024, 256), (256, 64), (32, 256), (256, 1024)]
+
+
+@pytest.mark.parametrize("geometry", [dict(kernel_size=4, stride=2, padding=1),
+                                      dict(kernel_size=3, stride=1, padding=0),
+                                      dict(kernel_size=(4, 2), stride=(2, 1), padding=(1, 0))], ids=str)
+@pytest.mark.parametrize("out_channels", [1, 3])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_upconv_is_the_transposed_convolution_in_value_and_gradient(geometry, out_channels, channels_last):
+    """Float64: UpConv's output and the gradients of x, weight and bias equal nn.ConvTranspose2d's to 1e-12 (its
+    one-output-channel path computes the forward by GEMM + col2im, 3 output channels take the native path)."""
+    native = nn.ConvTranspose2d(5, out_channels, **geometry).double()
+    ours = models.UpConv(5, out_channels, **geometry).double()
+    ours.load_state_dict(native.state_dict())
+    assert list(ours.state_dict()) == ["weight", "bias"]
+    x = torch.randn(3, 5, 6, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    results = []
+    for layer in (native, ours):
+        xi = x.clone().requires_grad_()
+        y = layer(xi)
+        (y * torch.linspace(-1, 2, y.numel(), dtype=torch.float64).view_as(y)).sum().backward()
+        results.append((y.detach(), xi.grad, layer.weight.grad, layer.bias.grad))
+    for a, b in zip(*results):
+        assert a.shape == b.shape
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda xx, w, bb: models._SingleChannelUp.apply(xx, w, bb, (2, 2), (1, 1)),
+                                    (torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True),
+                                     torch.randn(3, 1, 4, 4, dtype=torch.float64, requires_grad=True),
+                                     torch.randn(1, dtype=torch.float64, requires_grad=True)))
 
 
 def _spatial_sizes(model, x) -> list[int]:

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from vaeinfo.data.mnist import load_digits, load_mnist
-from vaeinfo.io import available_cpus, resolve_cache_dir
+from vaeinfo.io import resolve_cache_dir
 from vaeinfo.training import checkpoint
 from vaeinfo.training import train as tr
 from vaeinfo.training.checkpoint import CheckpointError, cache_key, load_model
@@ -336,16 +336,3 @@ def test_progress_prints_one_summary_line_per_epoch(digits, capsys):
     train(TINY, *digits)
     # the run folder as display_path writes it: no absolute path of this machine in committed notebook outputs
     assert f"reusing the trained model in $VAEINFO_CACHE/models/{run.key} (pass" in capsys.readouterr().err
-
-
-def test_threads_are_capped_but_a_users_choice_is_kept(monkeypatch):
-    before = torch.get_num_threads()
-    try:
-        monkeypatch.setenv("OMP_NUM_THREADS", "1")
-        torch.set_num_threads(64)
-        assert tr.configure_threads() == 64  # the user said so
-        monkeypatch.delenv("OMP_NUM_THREADS")
-        monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-        assert tr.configure_threads() == min(64, available_cpus())
-    finally:
-        torch.set_num_threads(before)

@@ -3,7 +3,6 @@ training shares with it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,8 +10,8 @@ import numpy as np
 import torch
 
 from ..data import ImageData
-from ..io import available_cpus
 from ..models.contract import VAEModel, check_model, device_of
+from .cpu import configure_cpu
 
 
 def encode(model: VAEModel, data, *, batch_size: int = 256, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +25,7 @@ def encode(model: VAEModel, data, *, batch_size: int = 256, dtype=np.float64) ->
     check_model(model)
     x = as_images(data)
     device = device_of(model)
-    configure_threads()
+    configure_cpu()
     mu = np.empty((len(x), model.latent_dim), dtype=dtype)
     logvar = np.empty_like(mu)
     with evaluating(model):
@@ -53,19 +52,6 @@ def evaluating(model: VAEModel) -> Iterator[None]:
     finally:
         if module is not None:
             module.train(was_training)
-
-
-def configure_threads() -> int:
-    """Cap torch's intra-op threads at :func:`available_cpus` (containers often report the host's cores).
-
-    Never raises the count, and leaves it alone when ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set
-    (the user's choice). Returns the thread count in use.
-    """
-    if not any(os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
-        n = available_cpus()
-        if torch.get_num_threads() > n:
-            torch.set_num_threads(n)
-    return torch.get_num_threads()
 
 
 def as_images(data) -> torch.Tensor:

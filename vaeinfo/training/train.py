@@ -75,7 +75,8 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import ADAM_EPS, normalize_config
-from .encode import as_images, configure_threads, evaluating, to_unit
+from .cpu import configure_cpu
+from .encode import as_images, evaluating, to_unit
 
 PROGRESS_INTERVAL_S = 30.0  # seconds between progress-bar refreshes: a few lines per epoch in papermill logs
 _SUMMED = ("loss", "recon", "kl", "neg_elbo")  # the scalar terms averaged over an epoch (+ the objective's logged)
@@ -168,7 +169,7 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
     else:
         state = _fresh(cfg, device, model)
         atomic_write_json(folder / CONFIG_JSON, {"key": key, **ingredients})
-    configure_threads()
+    configure_cpu()
     first = state.epoch
     _run_epochs(state, cfg, x.to(device), None if x_val is None else x_val.to(device), key, path, progress)
     return TrainResult(state.model.eval(), state.history, cfg, key, folder, False, cfg["epochs"] - first)

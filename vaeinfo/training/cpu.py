@@ -1,0 +1,68 @@
+"""Process settings for training and encoding on the CPU: torch's thread count and how glibc recycles freed memory.
+
+Neither changes a single number that training computes (same seed, same weights, bit for bit); both change how
+fast it runs. :func:`configure_cpu` applies both; :func:`vaeinfo.training.train.train` and
+:func:`vaeinfo.training.encode.encode` call it, and so does ``benchmarks/train_throughput.py``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import os
+
+import torch
+
+from ..io import available_cpus
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD_BYTES = 64 * 2**20  # blocks below this come from the heap and are reused ...
+TRIM_THRESHOLD_BYTES = 256 * 2**20  # ... and up to this much free memory at the heap's top stays with the process
+USER_MALLOC_SETTINGS = ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+OPT_OUT = "VAEINFO_SYSTEM_MALLOC"  # set to 1: leave malloc as it is
+
+
+def configure_cpu() -> int:
+    """:func:`configure_threads` and :func:`retain_freed_memory`; returns the thread count in use."""
+    retain_freed_memory()
+    return configure_threads()
+
+
+def configure_threads() -> int:
+    """Cap torch's intra-op threads at :func:`available_cpus` (containers often report the host's cores).
+
+    Never raises the count, and leaves it alone when ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set
+    (the user's choice). Returns the thread count in use.
+    """
+    if not any(os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        n = available_cpus()
+        if torch.get_num_threads() > n:
+            torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+
+@functools.cache
+def retain_freed_memory() -> bool:
+    """Let glibc's malloc keep freed blocks of up to 64 MiB for reuse instead of handing them back to the kernel.
+
+    A training step allocates and frees its activations and gradients, a few MB each. With glibc's defaults such
+    blocks are mapped from the kernel when allocated and unmapped (or trimmed off the heap) when freed, so every
+    step page-faults them in again, zero-filled: about 3,500 page faults (14 MB) per step of the paper's MNIST
+    model at batch 100, a fifth of its time on 2 cores (``benchmarks/train_throughput.py``). This sets
+    ``M_MMAP_THRESHOLD`` to 64 MiB and ``M_TRIM_THRESHOLD`` to 256 MiB (process-wide, once): at most 256 MiB of
+    freed memory stays with the process, and blocks of 64 MiB and more (data sets) are still mapped and unmapped.
+
+    Returns whether it applied: False off glibc (macOS, musl), when the user configured malloc through
+    ``GLIBC_TUNABLES`` / ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, or when ``VAEINFO_SYSTEM_MALLOC=1``.
+    """
+    if os.environ.get(OPT_OUT, "") not in ("", "0") or any(os.environ.get(v) for v in USER_MALLOC_SETTINGS):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+        libc.gnu_get_libc_version  # glibc only: musl has mallopt too, with other parameters
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD,
+                                                                                  TRIM_THRESHOLD_BYTES))
