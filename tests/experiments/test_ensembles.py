@@ -109,6 +109,9 @@ def test_hotspot_factor_nmi_names_the_factor_of_each_hotspot():
     analysis = ens.analyse_channels(ensemble)
     assert analysis.factor_nmi.shape == (1, 8) and analysis.factor_info.shape == (1,)
     np.testing.assert_array_equal(analysis.label_nmi, analysis.factor_nmi[0])
+    assert analysis.channel_nmi.shape == (8, 8)
+    np.testing.assert_allclose(np.diag(analysis.channel_nmi), 1.0, atol=1e-9)  # each channel with itself
+    np.testing.assert_array_equal(analysis.channel_nmi, analysis.similarity.nmi[:8, :8])
     table = analysis.hotspot_factor_nmi()
     assert table.shape == (2, 1)
     on_a = [int(feature[analysis.kept[analysis.hotspots.channels(h)]][0]) == 0 for h in range(2)]

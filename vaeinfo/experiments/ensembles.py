@@ -224,7 +224,8 @@ class ChannelAnalysis:
     ----------
     info : (M * d,) I(U; X) of every channel, bits.
     kept : indices of the channels with I >= ``threshold`` bits (the columns of ``similarity``, in order).
-    similarity : NMI/VI of the kept channels; its last row/column is the digit label as a channel.
+    similarity : NMI/VI of the kept channels, then of the label columns of the fingerprint points as channels
+        (:attr:`Ensemble.label_names`: the digit, or dSprites' five factors) in the rows/columns after them.
     distance : (K, K) the OPTICS distance between the kept channels.
     distance_kind : ``"vi"`` or ``"nmi"``.
     hotspots : OPTICS hotspots of the kept channels (indices into ``kept``).
@@ -240,6 +241,12 @@ class ChannelAnalysis:
     hotspots: fp.Hotspots
     bounds: fp.BoundComparison
     threshold: float
+
+    @property
+    def channel_nmi(self) -> np.ndarray:
+        """(K, K) NMI between the kept channels (without the label columns)."""
+        k = len(self.kept)
+        return self.similarity.nmi[:k, :k]
 
     @property
     def factor_nmi(self) -> np.ndarray:
