@@ -8,6 +8,8 @@ authors' loss: Gaussian likelihood with sigma itself learned, beta = 6, Adam 1e-
 - ``tf2``: the authors' model and step in TF2/Keras (``benchmarks/tf_anchor.py``: Keras Sequential, ``@tf.function``
   step under GradientTape, tf.data shuffle + batch, TF's default threads), conv layouts only. The row says "not
   installed" without TensorFlow (``pip install -e .[bench]``); a number is never carried over from another run.
+- ``vaeinfo_bf16``: the same with the training config's ``precision="bf16"`` (mixed precision: forward and loss
+  under bfloat16 autocast, weights and Adam FP32; not the default, see README "Speed work" for what it changes).
 - ``reference``: the straightforward PyTorch loop -- ``DataLoader(TensorDataset(x), batch_size=100,
   shuffle=True)``, the default (for-loop) Adam, NCHW tensors, ``loss.item()`` every step.
 
@@ -77,13 +79,15 @@ ARCHITECTURES = {  # name: (model config, images per timed epoch)
     "mlp": ({"architecture": "mlp", "input_shape": [1, 28, 28], **AUTHORS}, 10000),
 }
 TF_ARCHITECTURES = ("mnist_conv", "conv64")  # the anchor rebuilds the conv layouts only
-SIDES = ("vaeinfo", "tf2", "reference")
+SIDES = ("vaeinfo", "vaeinfo_bf16", "tf2", "reference")
+TORCH_SIDES = ("vaeinfo", "vaeinfo_bf16", "reference")
 
 
-def config_for(model: dict) -> dict:
+def config_for(model: dict, precision: str = "fp32") -> dict:
     """A normalised training config (the authors' settings: Adam 1e-3, epsilon 1e-7, batch 100) around ``model``."""
     return normalize_config({"model": model, "objective": {"name": "beta_vae", "beta": BETA, "warmup_epochs": 0.0},
-                             "batch_size": BATCH, "epochs": 1, "optimizer": {"lr": 1e-3, "eps": 1e-7}})
+                             "batch_size": BATCH, "epochs": 1, "optimizer": {"lr": 1e-3, "eps": 1e-7},
+                             "precision": precision})
 
 
 def images(n: int, shape, seed: int) -> torch.Tensor:
@@ -125,9 +129,9 @@ def reference_epoch(cfg: dict, x: torch.Tensor) -> Callable[[], None]:
 def serve(side: str, arch: str, n: int, seed: int) -> None:
     """Child process: build one loop, print a JSON 'ready' line, then per 'epoch' line on stdin train one epoch and
     print its wall time in seconds."""
-    cfg = config_for(ARCHITECTURES[arch][0])
+    cfg = config_for(ARCHITECTURES[arch][0], "bf16" if side == "vaeinfo_bf16" else "fp32")
     x = images(n, cfg["model"]["input_shape"], seed)
-    epoch = (vaeinfo_epoch if side == "vaeinfo" else reference_epoch)(cfg, x)
+    epoch = (reference_epoch if side == "reference" else vaeinfo_epoch)(cfg, x)
     print(json.dumps({"ready": True, "torch": torch.__version__, "intra_op_threads": torch.get_num_threads()}),
           flush=True)
     for line in sys.stdin:
@@ -272,15 +276,21 @@ def train_rows(archs: list[str], repeats: int, seed: int, peak: float) -> list[d
             row[f"{side}_median_images_per_s"] = n / statistics.median(t)
             row[f"{side}_best_images_per_s"] = n / min(t)
             row[f"{side}_fraction_of_peak"] = row[f"{side}_median_images_per_s"] * flops / 1e9 / peak
-        for other in ("tf2", "reference"):
-            if other in times:
-                row[f"vs_{other}_best"] = min(times[other]) / min(times["vaeinfo"])
-                row[f"vs_{other}_median"] = statistics.median(times[other]) / statistics.median(times["vaeinfo"])
-                pairs = [b / a for a, b in zip(times["vaeinfo"], times[other])]
-                row[f"vs_{other}_pairs"] = [min(pairs), max(pairs)]
+        for ours, prefix in (("vaeinfo", ""), ("vaeinfo_bf16", "bf16_")):
+            for other in ("tf2", "reference"):
+                if other in times:
+                    row |= {f"{prefix}vs_{other}_{k}": v for k, v in ratios(times[ours], times[other]).items()}
         rows.append(row)
         print(_line(row), flush=True)
     return rows
+
+
+def ratios(ours: list[float], other: list[float]) -> dict:
+    """How many times faster ``ours`` is than ``other`` from their epoch times: best over best, median over median,
+    and the range over the rounds (each round's epochs ran one right after the other)."""
+    pairs = [b / a for a, b in zip(ours, other)]
+    return {"best": min(other) / min(ours), "median": statistics.median(other) / statistics.median(ours),
+            "pairs": [min(pairs), max(pairs)]}
 
 
 def reference_encode(model, x: torch.Tensor) -> np.ndarray:
@@ -332,8 +342,9 @@ def _line(r: dict) -> str:
     for side in SIDES:
         key = f"{side}_median_images_per_s"
         parts.append(f"{side} {r[key]:6.0f}/{r[f'{side}_best_images_per_s']:6.0f}" if key in r else f"{side} -")
-    if "vs_tf2_best" in r:
-        parts.append(f"vs tf2 x{r['vs_tf2_best']:.2f} (median x{r['vs_tf2_median']:.2f})")
+    for prefix in ("", "bf16_"):
+        if f"{prefix}vs_tf2_best" in r:
+            parts.append(f"{prefix}vs tf2 x{r[f'{prefix}vs_tf2_best']:.2f} (median x{r[f'{prefix}vs_tf2_median']:.2f})")
     return "   ".join(parts) + "   img/s median/best"
 
 
@@ -350,23 +361,28 @@ def markdown(rows: list[dict], mnist: dict | None, meta: dict) -> str:
              f"{meta['repeats']} interleaved epochs after a warm-up; img/s as median / best epoch. Peak FP32: "
              f"{meta['peak_gflops']:.0f} GFLOP/s ({meta['peak_how']}); a 2048^3 matrix product reaches "
              f"{meta['matmul_gflops']:.0f} GFLOP/s here.", "",
-             "| architecture | FLOPs/img (train) | vaeinfo | TF2 (authors' step) | plain PyTorch | vaeinfo / TF2, "
-             "best (median) [pairs] | vaeinfo / plain | % of peak: vaeinfo, TF2 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| architecture | FLOPs/img (train) | vaeinfo | vaeinfo bf16 | TF2 (authors' step) | plain PyTorch | "
+             "vaeinfo / TF2, best (median) [pairs] | vaeinfo bf16 / TF2 | vaeinfo / plain | % of peak: vaeinfo, "
+             "TF2 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         def ips(side: str) -> str:
             key = f"{side}_median_images_per_s"
             if key not in r:
                 return r["tf2"] if side == "tf2" else ""
             return f"{r[key]:,.0f} / {r[f'{side}_best_images_per_s']:,.0f}"
-        tf_ratio = (f"**{r['vs_tf2_best']:.2f}** ({r['vs_tf2_median']:.2f}) "
-                    f"[{r['vs_tf2_pairs'][0]:.2f}-{r['vs_tf2_pairs'][1]:.2f}]" if "vs_tf2_best" in r else "")
+        def tf_ratio(prefix: str) -> str:
+            if f"{prefix}vs_tf2_best" not in r:
+                return ""
+            lo, hi = r[f"{prefix}vs_tf2_pairs"]
+            return f"**{r[f'{prefix}vs_tf2_best']:.2f}** ({r[f'{prefix}vs_tf2_median']:.2f}) [{lo:.2f}-{hi:.2f}]"
         peak = f"{100 * r['vaeinfo_fraction_of_peak']:.0f} %"
         if "tf2_fraction_of_peak" in r:
             peak += f", {100 * r['tf2_fraction_of_peak']:.0f} %"
         lines.append(f"| {r['architecture']} ({'x'.join(map(str, r['input_shape']))}, latent {r['latent_dim']}) | "
-                     f"{r['train_gflop_per_image'] * 1000:.1f} M | {ips('vaeinfo')} | {ips('tf2')} | "
-                     f"{ips('reference')} | {tf_ratio} | {r['vs_reference_median']:.2f} | {peak} |")
+                     f"{r['train_gflop_per_image'] * 1000:.1f} M | {ips('vaeinfo')} | {ips('vaeinfo_bf16')} | "
+                     f"{ips('tf2')} | {ips('reference')} | {tf_ratio('')} | {tf_ratio('bf16_')} | "
+                     f"{r['vs_reference_median']:.2f} | {peak} |")
     if mnist:
         epoch, total = mnist["epoch_s"], mnist["paper_100_epochs_min"]
         enc_ips = mnist["encode_images_per_s"]
@@ -469,7 +485,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         child = argparse.ArgumentParser()
         child.add_argument("serve")
-        child.add_argument("--side", choices=("vaeinfo", "reference"), required=True)
+        child.add_argument("--side", choices=TORCH_SIDES, required=True)
         child.add_argument("--arch", choices=tuple(ARCHITECTURES), required=True)
         child.add_argument("--n", type=int, required=True)
         child.add_argument("--seed", type=int, default=0)

@@ -138,6 +138,24 @@ def test_upconv_is_the_transposed_convolution_in_value_and_gradient(geometry, ou
                                      torch.randn(1, dtype=torch.float64, requires_grad=True)))
 
 
+def test_upconv_under_bf16_autocast_is_the_native_layer():
+    """Under CPU autocast (training precision "bf16") a bfloat16 input meets float32 weights: UpConv takes the native
+    layer's path, which autocast casts, so output and gradients equal nn.ConvTranspose2d's exactly."""
+    native = nn.ConvTranspose2d(4, 1, 4, 2, 1)
+    ours = models.UpConv(4, 1, 4, 2, 1)
+    ours.load_state_dict(native.state_dict())
+    x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(0)).bfloat16()
+    results = []
+    for layer in (native, ours):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = layer(x)
+        y.float().sum().backward()
+        results.append((y, layer.weight.grad))
+    assert results[1][0].dtype == torch.bfloat16
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+
+
 def _spatial_sizes(model, x) -> list[int]:
     """Output height of every (transposed) convolution during encode + decode."""
     sizes = []

@@ -30,6 +30,7 @@ class VAESettings:
     sigma_parameterisation : ``"log_sigma"`` (log σ is learned) or ``"sigma"`` (σ itself, the authors' notebook).
     output_activation : the decoder's last activation, ``"linear"`` or ``"relu"`` (the authors' notebook).
     adam_eps : Adam's ε (torch's 1e-8, or Keras' 1e-7 of the authors' notebook).
+    precision : the training step's arithmetic, ``"fp32"`` or ``"bf16"`` (mixed; :mod:`vaeinfo.training.config`).
     """
 
     latent_dim: int
@@ -39,6 +40,7 @@ class VAESettings:
     sigma_parameterisation: str = "log_sigma"
     output_activation: str = "linear"
     adam_eps: float = 1e-8
+    precision: str = "fp32"
 
     def describe(self) -> str:
         """E.g. ``"32 factors, β = 4, 100 epochs, initial σ 0.1"``; options other than the defaults are appended,
@@ -50,6 +52,8 @@ class VAESettings:
             options.append("ReLU output")
         if self.adam_eps != 1e-8:
             options.append(f"Adam ε {self.adam_eps:g}")
+        if self.precision != "fp32":
+            options.append(f"{self.precision} mixed precision")
         return ", ".join([f"{self.latent_dim} factors, β = {self.beta:g}, {self.epochs} epochs, "
                           f"initial σ {self.init_sigma:g}", *options])
 
@@ -82,16 +86,19 @@ def mnist_experiment(*, data_dir=None, download: bool = False, allow_fallback: b
                      n_train: int | None = None, n_validation: int | None = None, latent_dim: int = 128,
                      beta: float = 10.0, epochs: int = 100, init_sigma: float = 0.1,
                      sigma_parameterisation: str = "log_sigma", output_activation: str = "linear",
-                     adam_eps: float = 1e-8, seed: int = 0, cache_dir=None) -> MnistExperiment:
+                     adam_eps: float = 1e-8, precision: str = "fp32", seed: int = 0,
+                     cache_dir=None) -> MnistExperiment:
     """Load MNIST (paper split), train or reuse the β-VAE, encode the validation images, estimate per-factor MI.
 
-    ``latent_dim``, ``beta``, ``epochs``, ``init_sigma``, ``sigma_parameterisation``, ``output_activation`` and
-    ``adam_eps`` are the profile's settings (:class:`VAESettings`); on the digits fallback :data:`DIGITS_FALLBACK`
-    replaces them (:func:`vae_settings`, announced on stderr). The result's ``settings`` are the ones used.
+    ``latent_dim``, ``beta``, ``epochs``, ``init_sigma``, ``sigma_parameterisation``, ``output_activation``,
+    ``adam_eps`` and ``precision`` are the profile's settings (:class:`VAESettings`); on the digits fallback
+    :data:`DIGITS_FALLBACK` replaces them (:func:`vae_settings`, announced on stderr). The result's ``settings`` are
+    the ones used.
     """
     data = load_mnist("train", data_dir, n=n_train, download=download, allow_fallback=allow_fallback)
     validation = load_mnist("validation", data_dir, n=n_validation, download=download, allow_fallback=allow_fallback)
-    profile = VAESettings(latent_dim, beta, epochs, init_sigma, sigma_parameterisation, output_activation, adam_eps)
+    profile = VAESettings(latent_dim, beta, epochs, init_sigma, sigma_parameterisation, output_activation, adam_eps,
+                          precision)
     settings = vae_settings(data, profile)
     if settings != profile:
         print(f"vaeinfo: the {data.source.name} fallback trains with its own settings ({settings.describe()}) "

@@ -41,7 +41,7 @@ class Experiment:
 
 def vae_config(image_shape: tuple[int, ...], *, latent_dim: int, beta: float, epochs: int, seed: int,
                init_sigma: float, sigma_parameterisation: str = "log_sigma", output_activation: str = "linear",
-               adam_eps: float = 1e-8) -> dict:
+               adam_eps: float = 1e-8, precision: str = "fp32") -> dict:
     """Training config of a β-VAE with a Gaussian decoder (learned scalar σ), Adam 1e-3, batch 100.
 
     The architecture follows the image shape: ``mnist_conv`` for 28x28 (the paper's MNIST model), ``conv64``
@@ -54,6 +54,7 @@ def vae_config(image_shape: tuple[int, ...], *, latent_dim: int, beta: float, ep
         itself, as the authors' notebook: ``tf.Variable(1.0)``); see :mod:`vaeinfo.models.architectures`.
     output_activation : the decoder's last activation, ``"linear"`` or ``"relu"`` (the authors' notebook).
     adam_eps : Adam's ε (torch's default 1e-8; Keras' 1e-7 in the authors' notebook).
+    precision : the training step's arithmetic, ``"fp32"`` or ``"bf16"`` (mixed; :mod:`vaeinfo.training.config`).
     """
     architecture = {(28, 28): "mnist_conv", (64, 64): "conv64"}.get(tuple(image_shape[-2:]), "mlp")
     sigma = ({"init_log_sigma": math.log(init_sigma)} if sigma_parameterisation == "log_sigma"
@@ -67,6 +68,7 @@ def vae_config(image_shape: tuple[int, ...], *, latent_dim: int, beta: float, ep
         "batch_size": 100,
         "epochs": epochs,
         "seed": seed,
+        "precision": precision,
     }
 
 

@@ -272,7 +272,8 @@ class UpConv(nn.ConvTranspose2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         plain = self.groups == 1 and self.dilation == (1, 1) and self.output_padding == (0, 0)
-        if self.out_channels == 1 and plain and x.device.type == "cpu" and x.ndim == 4:
+        autocast = torch.is_autocast_enabled("cpu")  # mixed dtypes: the native layer casts them
+        if self.out_channels == 1 and plain and x.device.type == "cpu" and x.ndim == 4 and not autocast:
             return _SingleChannelUp.apply(x, self.weight, self.bias, self.stride, self.padding)
         return super().forward(x)
 

@@ -5,9 +5,10 @@ A training config is a plain JSON-able dict::
     {"model": {"architecture": "mnist_conv", "latent_dim": 128},        # see vaeinfo.models.architectures
      "objective": {"name": "beta_vae", "beta": 6.0, "warmup_epochs": 0},  # see vaeinfo.models.objectives
      "optimizer": {"name": "adam", "lr": 1e-3, "eps": 1e-8},
-     "batch_size": 100, "epochs": 100, "seed": 0}
+     "batch_size": 100, "epochs": 100, "seed": 0, "precision": "fp32"}
 
-Everything but ``model`` has the defaults shown (the paper's settings; beta defaults to 1).
+Everything but ``model`` has the defaults shown (the paper's settings; beta defaults to 1); ``precision="bf16"``
+trains in mixed precision (:mod:`vaeinfo.training.config`).
 
 Custom models. ``train(config, data, model=m)`` trains any ``torch.nn.Module`` of the model contract
 (:mod:`vaeinfo.models.contract`, with ``log_likelihood``) instead of a built-in architecture: training starts from
@@ -210,8 +211,9 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
     sums = torch.zeros(len(summed), dtype=torch.float64, device=x.device)
     for b, idx in enumerate(order[s] for s in slices):
         batch = to_unit(x[idx])
-        terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x),
-                             state.auxiliary)
+        with _autocast(cfg, x.device):
+            terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x),
+                                 state.auxiliary)
         if not torch.isfinite(terms["loss"]):
             raise TrainingDivergedError(_divergence_message(terms, cfg, state.epoch, b, steps))
         optimizer.zero_grad(set_to_none=True)
@@ -225,6 +227,11 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
         bar.update()
     means = dict(zip(summed, (sums / len(x)).tolist()))
     return {**means, **schedule_values(cfg["objective"], state.epoch + 1)}
+
+
+def _autocast(cfg: dict, device: torch.device) -> torch.autocast:
+    """The training step's precision (:mod:`vaeinfo.training.config`): bfloat16 autocast for ``"bf16"``, else off."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision", "fp32") == "bf16")
 
 
 def _batch_terms(model: VAEModel, x: torch.Tensor, objective: dict, t: float, noise: torch.Generator,
