@@ -138,22 +138,27 @@ def test_upconv_is_the_transposed_convolution_in_value_and_gradient(geometry, ou
                                      torch.randn(1, dtype=torch.float64, requires_grad=True)))
 
 
-def test_upconv_under_bf16_autocast_is_the_native_layer():
-    """Under CPU autocast (training precision "bf16") a bfloat16 input meets float32 weights: UpConv takes the native
-    layer's path, which autocast casts, so output and gradients equal nn.ConvTranspose2d's exactly."""
-    native = nn.ConvTranspose2d(4, 1, 4, 2, 1)
-    ours = models.UpConv(4, 1, 4, 2, 1)
-    ours.load_state_dict(native.state_dict())
+def test_upconv_under_bf16_autocast_computes_one_channel_in_float32():
+    """Under CPU autocast (training precision "bf16") a bfloat16 input meets float32 weights: the one-output-channel
+    layer casts the input up and computes in float32, exactly as the float32 layer on that input (output and weight
+    gradient equal bitwise), and the input's gradient comes back as bfloat16. More channels: the native layer, which
+    autocast runs in bfloat16."""
     x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(0)).bfloat16()
+    layer = models.UpConv(4, 1, 4, 2, 1)
     results = []
-    for layer in (native, ours):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            y = layer(x)
-        y.float().sum().backward()
-        results.append((y, layer.weight.grad))
-    assert results[1][0].dtype == torch.bfloat16
-    for a, b in zip(*results):
-        assert torch.equal(a, b)
+    for autocast in (True, False):
+        layer.zero_grad()
+        xi = x.clone().requires_grad_() if autocast else x.float().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            y = layer(xi)
+        (y * torch.linspace(-1, 2, y.numel()).view_as(y)).sum().backward()
+        results.append((y, layer.weight.grad.clone(), xi.grad))
+    (y_mixed, w_mixed, x_mixed), (y_fp32, w_fp32, x_fp32) = results
+    assert y_mixed.dtype == torch.float32 and x_mixed.dtype == torch.bfloat16
+    assert torch.equal(y_mixed, y_fp32) and torch.equal(w_mixed, w_fp32)
+    assert torch.equal(x_mixed, x_fp32.bfloat16())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert models.UpConv(4, 3, 4, 2, 1)(x).dtype == torch.bfloat16
 
 
 def _spatial_sizes(model, x) -> list[int]:
