@@ -66,7 +66,7 @@ from vaeinfo.models.objectives import beta_vae_terms
 from vaeinfo.training import encode as enc
 from vaeinfo.training import train as tr
 from vaeinfo.training.config import normalize_config
-from vaeinfo.training.cpu import configure_cpu, configure_threads
+from vaeinfo.training.cpu import configure_cpu, configure_threads, native_bf16
 
 HERE = Path(__file__).resolve().parent
 BATCH = 100
@@ -81,6 +81,8 @@ ARCHITECTURES = {  # name: (model config, images per timed epoch)
 TF_ARCHITECTURES = ("mnist_conv", "conv64")  # the anchor rebuilds the conv layouts only
 SIDES = ("vaeinfo", "vaeinfo_bf16", "tf2", "reference")
 TORCH_SIDES = tuple(side for side in SIDES if side != "tf2")  # the sides served by this script's children
+BF16_HARDWARE = {True: "native (AVX512_BF16 or AMX)", None: "not known",
+                 False: "emulated (no AVX512_BF16 or AMX: the bf16 column is many times slower)"}
 
 
 def config_for(model: dict, precision: str = "fp32") -> dict:
@@ -360,7 +362,8 @@ def markdown(rows: list[dict], mnist: dict | None, meta: dict) -> str:
              f"loss (Gaussian, sigma learned, beta {BETA:g}), Adam 1e-3. Each loop in its own process, "
              f"{meta['repeats']} interleaved epochs after a warm-up; img/s as median / best epoch. Peak FP32: "
              f"{meta['peak_gflops']:.0f} GFLOP/s ({meta['peak_how']}); a 2048^3 matrix product reaches "
-             f"{meta['matmul_gflops']:.0f} GFLOP/s here.", "",
+             f"{meta['matmul_gflops']:.0f} GFLOP/s here. torch's CPU kernels: {meta['cpu_capability']}; "
+             f"bfloat16: {BF16_HARDWARE[meta['native_bf16']]}.", "",
              "| architecture | FLOPs/img (train) | vaeinfo | vaeinfo bf16 | TF2 (authors' step) | plain PyTorch | "
              "vaeinfo / TF2, best (median) [pairs] | vaeinfo bf16 / TF2 | vaeinfo / plain | % of peak: vaeinfo, "
              "TF2 |",
@@ -512,7 +515,8 @@ def main() -> None:
             "matmul_gflops": matmul_gflops(),
             "tensorflow": "not installed" if tf_spec is None else _tf_version(), "vaeinfo": __version__,
             "platform": platform.platform(), "repeats": args.repeats, "seed": args.seed, "batch_size": BATCH,
-            "device": "cpu", "peak_gflops": peak, "peak_how": how}
+            "device": "cpu", "peak_gflops": peak, "peak_how": how,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16()}
     start_time = time.perf_counter()
     archs = args.only or list(ARCHITECTURES)
     rows = train_rows(archs, args.repeats, args.seed, peak)

@@ -86,3 +86,48 @@ def test_threads_are_capped_but_a_users_choice_is_kept(monkeypatch):
         assert cpu.configure_threads() == min(64, available_cpus())
     finally:
         torch.set_num_threads(before)
+
+
+def _cpu_flags() -> set[str] | None:
+    """The first CPU's feature flags from /proc/cpuinfo (Linux), or None."""
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return None
+    return next((set(line.split(":", 1)[1].split()) for line in text.splitlines() if line.startswith("flags")), None)
+
+
+def test_native_bf16_agrees_with_the_cpus_own_flags():
+    """The kernel's flags name the hardware: avx512_bf16 (AVX-512 BF16) or amx_tile (AMX) <=> native bfloat16."""
+    flags, native = _cpu_flags(), cpu.native_bf16()
+    if flags is None or native is None:
+        pytest.skip("no /proc/cpuinfo flags, or this torch cannot probe the CPU")
+    assert native == bool({"avx512_bf16", "amx_tile"} & flags)
+
+
+@pytest.mark.parametrize("native, precision, device, warns", [
+    (False, "bf16", "cpu", True),
+    (True, "bf16", "cpu", False),
+    (None, "bf16", "cpu", False),  # cannot tell: no warning rather than a wrong one
+    (False, "fp32", "cpu", False),
+    (False, "bf16", "cuda", False),  # GPUs are not this check's business
+])
+def test_bf16_warns_only_where_it_would_be_emulated(monkeypatch, recwarn, native, precision, device, warns):
+    monkeypatch.setattr(cpu, "native_bf16", lambda: native)
+    assert cpu.warn_if_bf16_emulated(precision, torch.device(device)) is warns
+    messages = [str(w.message) for w in recwarn if w.category is RuntimeWarning]
+    assert len(messages) == warns
+    if warns:
+        assert 'Use precision="fp32"' in messages[0] and "AVX512_BF16" in messages[0]
+
+
+def test_train_warns_about_emulated_bf16(monkeypatch, tmp_path):
+    """train() itself passes its precision and device on (one epoch of a tiny MLP on 20 random images)."""
+    from vaeinfo.training.train import train
+
+    monkeypatch.setattr(cpu, "native_bf16", lambda: False)
+    config = {"model": {"architecture": "mlp", "input_shape": [1, 4, 4], "hidden": [8], "latent_dim": 2},
+              "epochs": 1, "batch_size": 10, "precision": "bf16"}
+    x = torch.rand(20, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(RuntimeWarning, match="no native bfloat16"):
+        train(config, x, cache_dir=tmp_path, progress=False)

@@ -309,7 +309,7 @@ def _single_channel_up(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     kh, kw = weight.shape[-2:]
     cols = x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ weight.reshape(c, kh * kw)  # (n h w, kh kw)
     index, (height, width) = _col2im_index(h, w, kh, kw, tuple(stride), tuple(padding))
-    out = cols.new_zeros(n, height * width + 1).index_add_(1, index.to(x.device), cols.view(n, -1))
+    out = cols.new_zeros(n, height * width + 1).index_add_(1, index, cols.view(n, -1))
     return (out[:, :-1] + bias).view(n, 1, height, width)
 
 

@@ -16,8 +16,10 @@ of MNIST); ``eps`` here is always torch's.
 normalised config leaves out like ``eps``), or ``"bf16"``: mixed precision, the step's forward and loss under
 ``torch.autocast(dtype=torch.bfloat16)`` -- convolutions and matrix products in bfloat16 (8 bits of mantissa, FP32's
 range), reductions and the loss in FP32, weights, gradients and Adam's state FP32 -- about 1.25x the FP32 speed of
-mnist_conv on a CPU with AVX512_BF16 (README, "Speed work"), results a little different from FP32's (README). The
-validation pass, encoding and the MI estimate stay FP32 whatever the training precision.
+mnist_conv on a CPU with AVX512_BF16 (README, "Speed work"), results a little different from FP32's (README). On a
+CPU without native bfloat16 (neither AVX512_BF16 nor AMX) it is emulated and many times slower: ``train()`` warns
+(:func:`vaeinfo.training.cpu.warn_if_bf16_emulated`). The validation pass, encoding and the MI estimate stay FP32
+whatever the training precision.
 
 Training a model of one's own (any ``torch.nn.Module`` of the contract, :mod:`vaeinfo.models.contract`, passed
 as ``train(..., model=...)``): the ``model`` entry may then be omitted; it is the model's description

@@ -76,7 +76,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import ADAM_EPS, normalize_config
-from .cpu import configure_cpu
+from .cpu import configure_cpu, warn_if_bf16_emulated
 from .encode import as_images, evaluating, to_unit
 
 PROGRESS_INTERVAL_S = 30.0  # seconds between progress-bar refreshes: a few lines per epoch in papermill logs
@@ -171,6 +171,7 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
         state = _fresh(cfg, device, model)
         atomic_write_json(folder / CONFIG_JSON, {"key": key, **ingredients})
     configure_cpu()
+    warn_if_bf16_emulated(cfg.get("precision", "fp32"), device)
     first = state.epoch
     _run_epochs(state, cfg, x.to(device), None if x_val is None else x_val.to(device), key, path, progress)
     return TrainResult(state.model.eval(), state.history, cfg, key, folder, False, cfg["epochs"] - first)
