@@ -32,6 +32,18 @@ def _tf():
     return tf
 
 
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow runs its oneDNN kernels in this process (None if this TF cannot say). TF's default turns
+    them on only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX (e.g. AMD Zen 4, not Zen 3); ``TF_ENABLE_ONEDNN_OPTS=1``
+    or ``=0`` in the environment decides otherwise."""
+    _tf()
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def build(model_cfg: dict, seed: int = 0):
     """Keras encoder, decoder and the sigma variable for a normalised mnist_conv/conv64 config (Gaussian, sigma).
 
@@ -158,7 +170,7 @@ def _serve(args) -> None:
                                                      dtype=np.float32)
     epoch = epoch_runner(cfg, images, args.beta, seed=args.seed)
     tf = _tf()
-    print(json.dumps({"ready": True, "tensorflow": tf.__version__,
+    print(json.dumps({"ready": True, "tensorflow": tf.__version__, "onednn": onednn_enabled(),
                       "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
                       "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}), flush=True)
     for line in sys.stdin:

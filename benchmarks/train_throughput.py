@@ -8,6 +8,8 @@ authors' loss: Gaussian likelihood with sigma itself learned, beta = 6, Adam 1e-
 - ``tf2``: the authors' model and step in TF2/Keras (``benchmarks/tf_anchor.py``: Keras Sequential, ``@tf.function``
   step under GradientTape, tf.data shuffle + batch, TF's default threads), conv layouts only. The row says "not
   installed" without TensorFlow (``pip install -e .[bench]``); a number is never carried over from another run.
+  TF's oneDNN kernels follow TF's default (on only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX: Zen 4, not Zen 3;
+  its Eigen kernels otherwise) unless ``TF_ENABLE_ONEDNN_OPTS`` is set; the table says which ran.
 - ``vaeinfo_bf16``: the same with the training config's ``precision="bf16"`` (mixed precision: forward and loss
   under bfloat16 autocast, weights and Adam FP32; not the default, see README "Speed work" for what it changes).
 - ``reference``: the straightforward PyTorch loop -- ``DataLoader(TensorDataset(x), batch_size=100,
@@ -44,6 +46,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -272,6 +275,7 @@ def train_rows(archs: list[str], repeats: int, seed: int, peak: float) -> list[d
                "parameters": sum(p.numel() for p in build_model(cfg["model"]).parameters()),
                "train_gflop_per_image": flops / 1e9, "epoch_s": times,
                "threads": {side: child.info.get("intra_op_threads") for side, child in children.items()},
+               "tf2_onednn": children["tf2"].info.get("onednn") if "tf2" in children else None,
                "tf2": ("measured" if "tf2" in times else "not installed" if not tf_installed
                        else "not built for this architecture")}
         for side, t in times.items():
@@ -386,6 +390,12 @@ def markdown(rows: list[dict], mnist: dict | None, meta: dict) -> str:
                      f"{r['train_gflop_per_image'] * 1000:.1f} M | {ips('vaeinfo')} | {ips('vaeinfo_bf16')} | "
                      f"{ips('tf2')} | {ips('reference')} | {tf_ratio('')} | {tf_ratio('bf16_')} | "
                      f"{r['vs_reference_median']:.2f} | {peak} |")
+    onednn = {r["tf2_onednn"] for r in rows if r.get("tf2_onednn") is not None}
+    if len(onednn) == 1:
+        setting = meta.get("tf_enable_onednn_opts")
+        how = (f"TF_ENABLE_ONEDNN_OPTS={setting}" if setting else "TF's default on this CPU: on only with AVX512_VNNI, "
+               "AVX512_BF16 or AMX; TF_ENABLE_ONEDNN_OPTS=1 or 0 decides otherwise")
+        lines += ["", f"TensorFlow's oneDNN kernels: {'on' if onednn.pop() else 'off'} ({how})."]
     if mnist:
         epoch, total = mnist["epoch_s"], mnist["paper_100_epochs_min"]
         enc_ips = mnist["encode_images_per_s"]
@@ -516,7 +526,8 @@ def main() -> None:
             "tensorflow": "not installed" if tf_spec is None else _tf_version(), "vaeinfo": __version__,
             "platform": platform.platform(), "repeats": args.repeats, "seed": args.seed, "batch_size": BATCH,
             "device": "cpu", "peak_gflops": peak, "peak_how": how,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16()}
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16(),
+            "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
     start_time = time.perf_counter()
     archs = args.only or list(ARCHITECTURES)
     rows = train_rows(archs, args.repeats, args.seed, peak)
