@@ -90,6 +90,6 @@ def warn_if_bf16_emulated(precision: str, device: torch.device) -> bool:
     if precision != "bf16" or device.type != "cpu" or native_bf16() is not False:
         return False
     warnings.warn('precision="bf16": this CPU has no native bfloat16 (neither AVX512_BF16 nor AMX), so every '
-                  "bfloat16 product is emulated and training runs about 10x slower than in FP32 (the results are "
+                  "bfloat16 product is emulated and training runs about 13x slower than in FP32 (the results are "
                   'correct). Use precision="fp32" (the default) on this machine.', RuntimeWarning, stacklevel=3)
     return True
