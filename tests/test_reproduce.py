@@ -134,9 +134,23 @@ def test_readme_results_table_is_regenerated_between_markers(tmp_path):
         f"intro\n{README_BEGIN}\n| notebook | result | profile | data |\n|---|---|---|---|\n"
         f"| [01_x](figures/executed/01_x.ipynb) | 13 active factors | quick | MNIST |\n{README_END}\nafter\n"
     )
-    readme.write_text("no markers")
-    with pytest.raises(ValueError, match="lacks the markers"):
-        update_readme(readme, tmp_path / "results")
+    for text in ("no markers", f"{README_END}\nswapped\n{README_BEGIN}\n"):
+        readme.write_text(text)
+        with pytest.raises(ValueError, match="lacks the markers"):
+            update_readme(readme, tmp_path / "results")
+        assert readme.read_text() == text
+
+
+def test_only_the_projects_own_profiles_into_their_default_folders_regenerate_the_readme(tmp_path):
+    from vaeinfo.reproduce import REFERENCES, REPO, default_out_dir, readme_tables
+
+    own = REPO / "params"
+    assert REFERENCES.is_file()
+    assert readme_tables("quick", own, default_out_dir("quick")) == (True, True)
+    assert readme_tables("official", own, default_out_dir("official")) == (False, True)
+    assert readme_tables("smoke", own, default_out_dir("quick")) == (False, False)  # smoke numbers into figures/
+    assert readme_tables("quick", own, tmp_path) == (False, False)
+    assert readme_tables("quick", tmp_path, default_out_dir("quick")) == (False, False)  # a user's own quick.yaml
 
 
 # ----------------------------------------------------------------------------- checks before the first notebook
@@ -183,6 +197,15 @@ def test_a_misspelt_profile_key_stops_the_run_naming_the_closest_key(tmp_path):
                     "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "unknown key 'betaa'" in result.stderr and "did you mean 'beta'?" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_profile_that_is_not_valid_yaml_stops_the_run_naming_the_file(tmp_path):
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "mine.yaml").write_text("profile: mine\nbeta: [1, 2\n")
+    result = driver("--profile", "mine", "--params", str(tmp_path / "params"), "--data-dir", str(tmp_path),
+                    "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "mine.yaml is not valid YAML" in result.stderr and "line 3" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 

@@ -112,6 +112,8 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
          "path": ["accuracy"]},
         {"quantity": "val loss", "source": "cell 16", "reference": 531.5, "profile": "official",
          "notebook": "01_mi_pulse", "path": ["val_loss"], "reduce": "negate"},
+        {"quantity": "MI at factor 7", "source": "cell 9", "reference": 0.1, "profile": "official",
+         "notebook": "01_mi_pulse", "path": ["mi_nats"], "at": {"influential": 7}},
     ]
     lines = references_table(references, figures).splitlines()
     assert lines[0] == "| quantity | source | reference | here | profile | here − reference | note |"
@@ -120,5 +122,7 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
     assert lines[3] == f"| largest MI (nats) | Fig. 1 | ≈ 3.2 | 3 | {link} | ≈ -0.15 | read off the figure |"
     assert lines[4] == "| accuracy | Table 1 | 0.9 | not run | paper | - |  |"
     # a results file from before the notebook wrote val_loss: the row says so, the table is still written
-    assert lines[5] == (f"| val loss | cell 16 | 532 | not in this run's results (rerun: `--profile official`) | "
-                        f"{link} | - |  |")
+    missing = "not in this run's results (rerun: `--profile official`)"
+    assert lines[5] == f"| val loss | cell 16 | 532 | {missing} | {link} | - |  |"
+    # a run whose grid lacks the entry a row picks (the profile's grid edited): said the same way
+    assert lines[6] == f"| MI at factor 7 | cell 9 | 0.1 | {missing} | {link} | - |  |"

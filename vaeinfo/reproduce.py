@@ -96,14 +96,22 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = [skipped(nb, reason) if reason else run_notebook(nb, _subset(params, declared[nb.stem]), out)
                 for nb, reason in plan]
     print(format_summary(outcomes), flush=True)
-    if out == default_out_dir("quick"):
+    results_table, references_table = readme_tables(args.profile, Path(args.params), out)
+    if results_table:
         update_readme(REPO / "README.md", out / "results")
         print(f"reproduce: README.md results table regenerated from {out / 'results'}", flush=True)
-    if out == default_out_dir(args.profile) and REFERENCES.is_file():
+    if references_table:
         update_references(REPO / "README.md", REFERENCES, REPO / "figures")
         print(f"reproduce: README.md paper-vs-here table regenerated from {REFERENCES.name}", flush=True)
     print(closing_line(outcomes), flush=True)
     return 1 if any(o.status == "FAILED" for o in outcomes) else 0
+
+
+def readme_tables(profile: str, params_dir: Path, out: Path) -> tuple[bool, bool]:
+    """Whether a run regenerates the README's results table and its paper-vs-here table: only a run of the
+    project's own profiles (``params/``) into their default folder, and the results table only from ``quick``."""
+    own = params_dir.resolve() == (REPO / "params").resolve() and out.resolve() == default_out_dir(profile).resolve()
+    return own and profile == "quick", own and REFERENCES.is_file()
 
 
 def load_profile(profile: str, folder: Path = REPO / "params") -> dict:
@@ -115,8 +123,11 @@ def load_profile(profile: str, folder: Path = REPO / "params") -> dict:
     if not path.is_file():
         raise ValueError(f"unknown profile {profile!r}: no {path}. Choose one of: {', '.join(known)}, "
                          f"or write {path}")
-    with open(path, encoding="utf-8") as fh:
-        params = yaml.safe_load(fh) or {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            params = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path} is not valid YAML: {exc}\nFix: correct the file where the message points") from None
     if not isinstance(params, dict):
         raise ValueError(f"{path} must hold a mapping of parameter names to values")
     return params

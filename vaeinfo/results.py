@@ -117,9 +117,9 @@ def replace_section(path: Path, begin: str, end: str, body: str) -> None:
     """Replace the text between the marker lines ``begin`` and ``end`` of ``path`` by ``body`` (atomic write);
     ValueError when a marker is missing."""
     text = path.read_text(encoding="utf-8")
-    if begin not in text or end not in text:
-        raise ValueError(f"{path} lacks the markers {begin} and {end}")
-    head, rest = text.split(begin, 1)
+    head, found, rest = text.partition(begin)
+    if not found or end not in rest:
+        raise ValueError(f"{path} lacks the markers {begin} and {end} (in that order)")
     tail = rest.split(end, 1)[1]
     atomic_write_text(path, f"{head}{begin}\n{body}\n{end}{tail}")
 
@@ -192,7 +192,7 @@ def _reference_row(ref: dict, figures: Path) -> list[str]:
         try:
             value = measured(numbers, ref["path"], at=ref.get("at"), select=ref.get("select"),
                              reduce=ref.get("reduce"))
-        except KeyError:  # a results file written before the notebook recorded this quantity
+        except (KeyError, ValueError, IndexError):  # written before the notebook recorded it, or another grid
             here, diff = f"not in this run's results (rerun: `--profile {ref['profile']}`)", "-"
         else:
             here = _number(value, digits)

@@ -176,6 +176,13 @@ def test_read_header_errors(tmp_path):
     (tmp_path / "truncated.bdf").write_bytes((tmp_path / "w.bdf").read_bytes()[:-100])
     with pytest.raises(DataError, match="is 19612 bytes but its header describes 19712.*truncated or corrupt"):
         bdf.read_header(tmp_path / "truncated.bdf")
+    for field, value, error in ((slice(236, 244), b"-1      ", "gives -1 data records.*Fix: repair"),
+                                (slice(244, 252), b"0       ", "record duration of 0 s.*Fix: copy")):
+        damaged = bytearray((tmp_path / "w.bdf").read_bytes())
+        damaged[field] = value
+        (tmp_path / "damaged.bdf").write_bytes(bytes(damaged))
+        with pytest.raises(DataError, match=error):
+            bdf.read_header(tmp_path / "damaged.bdf")
 
 
 def test_bdf_writer_rejects_bad_input(tmp_path):
@@ -232,9 +239,8 @@ def test_synthetic_never_overwrites_real_data_and_replaces_its_own(tmp_path):
     assert [t.subject for t in deap_release.load_preprocessed(tmp_path / "synth")] == [3]
 
 
-# ----------------------------------------------------------------------------- preprocessed release format
-def test_interrupted_cached_synthetic_leaves_nothing_and_is_written_next_time(tmp_path, monkeypatch):
-    """Ctrl-C while the second subject is simulated: no folder (staging or final) is left in the cache."""
+def _interrupt_at_second_subject(monkeypatch) -> list[int]:
+    """Make make_synthetic raise KeyboardInterrupt while it simulates its second subject; the subjects asked for."""
     real, calls = deap_synthetic._synthetic_recording, []
 
     def interrupted(subject, *args):
@@ -244,12 +250,52 @@ def test_interrupted_cached_synthetic_leaves_nothing_and_is_written_next_time(tm
         return real(subject, *args)
 
     monkeypatch.setattr(deap_synthetic, "_synthetic_recording", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        deap_synthetic.cached_synthetic(2, 1, 4, cache_dir=tmp_path)
+    return calls
+
+
+def test_interrupted_synthetic_rewrite_never_mixes_two_sets(tmp_path, monkeypatch):
+    """Rewriting a synthetic folder with another seed, interrupted: the folder refuses to load, then is rewritten."""
+    folder, kwargs = tmp_path / "synth", dict(subjects=(1, 2), n_trials=2, video_s=4, formats=("preprocessed",))
+    deap_synthetic.make_synthetic(folder, seed=0, **kwargs)
+    with monkeypatch.context() as patch:
+        _interrupt_at_second_subject(patch)
+        with pytest.raises(KeyboardInterrupt):
+            deap_synthetic.make_synthetic(folder, seed=5, **kwargs)
+    assert not (folder / deap_format.RATINGS_CSV).exists()  # seed 0's ratings are gone with its files
+    with pytest.raises(DataError, match="incomplete synthetic DEAP set.*Fix: write it again"):
+        deap_format.source_at(folder, "argument")
+    source = deap_synthetic.make_synthetic(folder, seed=5, **kwargs)
+    assert source.seed == 5 and [t.subject for t in deap_release.load_preprocessed(folder)] == [1, 2]
+
+
+def test_unreadable_synthetic_manifest_is_a_clear_error(tmp_path):
+    deap_synthetic.make_synthetic(tmp_path, subjects=(1,), n_trials=1, video_s=4, formats=("preprocessed",))
+    (tmp_path / deap_format.MANIFEST).write_text('{"seed": 0,', encoding="utf-8")
+    with pytest.raises(DataError, match="not a readable synthetic DEAP manifest.*JSONDecodeError"):
+        deap_format.source_at(tmp_path, "argument")
+
+
+# ----------------------------------------------------------------------------- preprocessed release format
+def test_interrupted_cached_synthetic_leaves_nothing_and_is_written_next_time(tmp_path, monkeypatch):
+    """Ctrl-C while the second subject is simulated: no folder (staging or final) is left in the cache."""
+    with monkeypatch.context() as patch:
+        calls = _interrupt_at_second_subject(patch)
+        with pytest.raises(KeyboardInterrupt):
+            deap_synthetic.cached_synthetic(2, 1, 4, cache_dir=tmp_path)
     assert calls == [1, 2] and list((tmp_path / deap_synthetic.SYNTHETIC_CACHE).iterdir()) == []
-    monkeypatch.setattr(deap_synthetic, "_synthetic_recording", real)
     source = deap_synthetic.cached_synthetic(2, 1, 4, cache_dir=tmp_path)
     assert [t.subject for t in deap_release.load_preprocessed(source.root)] == [1, 2]
+
+
+def test_cached_synthetic_ignores_a_staging_folder_left_by_a_killed_process(tmp_path):
+    """A SIGKILL leaves ``<key>.tmp-<pid>`` behind with files but no manifest; the next process (often with the same
+    pid in a container) must not mistake it for real data."""
+    first = deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path)
+    leftover = first.root.with_name(f"{first.root.name}.tmp-{os.getpid()}")
+    shutil.copytree(first.root / deap_format.PREPROCESSED_DIR, leftover / deap_format.PREPROCESSED_DIR)
+    shutil.rmtree(first.root)
+    again = deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path)
+    assert again.root == first.root and [t.subject for t in deap_release.load_preprocessed(again.root)] == [1]
 
 
 def test_synthetic_pickle_is_a_python2_protocol2_pickle(raw_set):

@@ -337,10 +337,10 @@ def grid_members() -> dict[str, bytes]:
             "metadata.npy": _npy_bytes(np.zeros(1))}
 
 
-def _write_npz(folder: Path, members: dict[str, bytes]) -> Path:
+def _write_npz(folder: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> Path:
     path = folder / "dsprites" / D.NPZ_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+    with zipfile.ZipFile(path, "w", compression) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
     return path
@@ -388,6 +388,29 @@ def test_npz_with_the_right_fields_passes_and_its_pixels_are_checked_when_opened
     with pytest.raises(DataError, match="image 7 has pixel values other than 0 and 1"):
         D.open_dsprites(tmp_path, source="official", cache_dir=cache, progress=False)
     assert not any(cache.iterdir())  # the atomic write left nothing behind
+
+
+def _damage(path: Path, member: str, at: float) -> None:
+    """Flip two bytes of ``member``'s compressed data in the zip at ``path``, a fraction ``at`` into it."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)  # after the local file header
+    data = bytearray(path.read_bytes())
+    position = start + int(info.compress_size * at)
+    data[position] ^= 0xFF
+    data[position + 1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("member, at, error", [("latents_classes.npy", 0.5, "its latents are corrupt"),
+                                               ("imgs.npy", 0.5, "imgs is corrupt"),  # a bad CRC
+                                               ("imgs.npy", 0.05, "imgs is corrupt")])  # a bad deflate stream
+def test_npz_with_damaged_compressed_data_is_a_clear_error(tmp_path, grid_members, member, at, error):
+    path = _write_npz(tmp_path, {**grid_members, "imgs.npy": _imgs_member(n_written=D.CHUNK)},
+                      zipfile.ZIP_DEFLATED)
+    _damage(path, member, at)
+    with pytest.raises(DataError, match=f"{error} .*Fix: replace"):
+        D.open_dsprites(tmp_path, source="official", cache_dir=tmp_path / "cache", progress=False)
 
 
 def test_pack_npy_images_streams_binary_images_bit_packed():

@@ -95,6 +95,8 @@ def test_unknown_split_and_bad_n(mnist_root):
         load_mnist("valid", mnist_root)
     with pytest.raises(ValueError, match="positive"):
         load_mnist("train", mnist_root, n=0)
+    with pytest.raises(ValueError, match="n must be a positive number of examples or None, got -5"):
+        load_digits("train", n=-5)  # not images[:-5]
 
 
 # ----------------------------------------------------------------------------- fallback

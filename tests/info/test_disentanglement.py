@@ -349,6 +349,10 @@ C = identity(F)
     (lambda: dis.mig(C, np.zeros_like(C), F, factor_sizes=[4, 4]), r"one size per factor column"),
     (lambda: dis.mig(C, np.zeros_like(C), F, factor_sizes=[4, 4, 3]), r"in \[0, size\)"),
     (lambda: dis.mig(C[:5], np.zeros((5, 3)), F[:5]), r"held by a single point"),
+    (lambda: dis.mig(C, np.zeros_like(C), F[:5], method="gaussian"),  # checked before the factors
+     r"mig needs a consistent estimate of I; method must be one of \('grid', 'mc', 'quad'\), got 'gaussian'"),
+    (lambda: dis.posterior_mi_matrix(C, np.zeros_like(C), F, method="dimwise_kl"),
+     r"label_mi needs a consistent estimate of I; method must be one of \('grid', 'mc', 'quad'\)"),
     (lambda: dis.sap(C, F), r"pass codes_test and factors_test"),
     (lambda: dis.sap(C, F, C[:, :2], F), r"the test points must have the training points' columns"),
     (lambda: dis.dci(C, F, C, F[:, :2]), r"the test points must have the training points' columns"),

@@ -63,6 +63,17 @@ def test_label_fingerprint_and_its_information_is_the_label_entropy():
     assert fp.channel_info(d) == pytest.approx(-(p * np.log2(p)).sum(), abs=1e-12)  # exact up to rounding
 
 
+@pytest.mark.parametrize("labels", [np.array([0.0, 1.0, np.nan, 1.0]),
+                                    np.array(["a", "b", float("nan"), "a"], dtype=object)], ids=["float", "object"])
+def test_nan_labels_are_rejected(labels):
+    """A NaN label differs from itself: its point's coefficient with itself was 0 and the label's I(U; X) +inf."""
+    mu, logvar = separated(4)
+    with pytest.raises(ValueError, match=r"labels hold 1 NaN value\(s\)"):
+        fp.label_fingerprint(labels)
+    with pytest.raises(ValueError, match=r"labels hold 1 NaN value\(s\)"):
+        fp.channel_similarity(mu[:, None], logvar[:, None], labels=labels)
+
+
 # ----------------------------------------------------------------------------- information of one channel
 
 
@@ -107,6 +118,9 @@ def test_kt_estimate_is_below_the_exact_information():
     comparison = fp.kt_versus_exact(mu[:, None], logvar[:, None], method="quad")
     assert comparison.kt_bits[0] == pytest.approx(5.0, abs=1e-12)
     assert comparison.exact_bits[0] == pytest.approx(5.0, abs=1e-6)  # quad on 32 far-apart narrow components
+    with pytest.raises(ValueError, match=r"kt_versus_exact needs a consistent estimate of I; method must be one of "
+                                         r"\('grid', 'mc', 'quad'\), got 'kt_lower'"):
+        fp.kt_versus_exact(mu[:, None], logvar[:, None], method="kt_lower")  # "exact" would be the KT value itself
 
 
 # ----------------------------------------------------------------------------- pairs of channels: NMI and VI
@@ -288,6 +302,17 @@ def test_fusing_copies_of_a_channel_recovers_it():
     assert np.array_equal(again.mu, fused.mu)  # seeded
     adam = fp.fuse(stack, similarity="vi", optimizer="adam", lr=0.05, steps=100, seed=0)
     assert np.all(adam.nmi > 0.9)  # measured 0.992-0.994: Adam leaves the overlapping start in far fewer steps
+
+
+def test_fusion_history_starts_at_the_starting_similarity():
+    """history[k] is recorded before step k: history[0] is exp(-VI(F, U)) at the start, where the posteriors of F
+    coincide to init_std = 1e-6 (F carries nothing: VI = H~(U) = 2 I_U - I_UU nats, to ~1e-12)."""
+    rng = np.random.default_rng(4)
+    stack = np.stack([fp.fingerprint(rng.normal(0, 2, 12), rng.uniform(-2, 0, 12)) for _ in range(2)])
+    fused = fp.fuse(stack, similarity="vi", optimizer="adam", lr=0.05, steps=2, init_std=1e-6)
+    entropy = (2 * fp.channel_info(stack) - fp.channel_info(2 * stack)) * LN2
+    assert fused.history[0] == pytest.approx(np.exp(-entropy).mean(), abs=1e-9)
+    assert abs(fused.history[1] - fused.history[0]) > 1e-6  # after one Adam step: 2.2e-5 away, >> the 1e-9 above
 
 
 def test_fuse_and_information_reject_bad_input():

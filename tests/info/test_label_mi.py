@@ -20,6 +20,14 @@ def test_per_trial_means_rows_of_each_trial():
     np.testing.assert_allclose(lm.per_trial(values, subject, trial), [[2.0], [7.0], [15.0]])  # (1,3) (1,4) (2,1)
 
 
+def test_per_trial_sorts_each_id_column_in_its_own_dtype():
+    """String subject IDs beside integer trials: trials in numeric order (2 before 10), not as strings."""
+    subject, trial = np.array(["s2", "s1", "s1", "s1", "s2"]), np.array([1, 10, 2, 2, 1])
+    values = np.array([[10.0], [1.0], [3.0], [5.0], [20.0]])
+    np.testing.assert_array_equal(lm.trial_index(subject, trial), [2, 1, 0, 0, 2])
+    np.testing.assert_allclose(lm.per_trial(values, subject, trial), [[4.0], [1.0], [15.0]])  # (s1,2) (s1,10) (s2,1)
+
+
 # ----------------------------------------------------------------------------- label_mi: known answers
 def _posterior(mu: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return mu, np.full_like(mu, 2 * math.log(sigma))
@@ -62,6 +70,28 @@ def test_label_mi_is_zero_when_the_classes_have_the_same_posteriors():
     y = np.repeat([False, True], 500)
     mi = lm.label_mi(np.vstack([mu, mu]), np.vstack([logvar, logvar]), y)
     np.testing.assert_allclose(mi, 0.0, atol=2e-3)
+
+
+@pytest.mark.parametrize("method, atol", [("grid", 3e-3), ("quad", 1e-6)])
+def test_label_mi_with_a_one_example_class_is_the_label_entropy(method, atol):
+    """Ten far-apart posteriors (sigma 0.01) identify the example, so I(Z; Y) = H(Y) for classes of 6, 3 and 1
+    examples: the single example's class adds I(X; Z | Y = 2) = 0. Tolerance: 3 terms of the estimator's error
+    (grid 1e-3 nats each; quad ~1e-9, 1e-6 allowed)."""
+    y = np.array([0] * 6 + [1] * 3 + [2])
+    mu = 10.0 * np.arange(10.0)[:, None]
+    p = np.array([0.6, 0.3, 0.1])
+    np.testing.assert_allclose(lm.label_mi(*_posterior(mu, 0.01), y, method), [-(p * np.log(p)).sum()], atol=atol)
+
+
+@pytest.mark.parametrize("method", ["dimwise_kl", "gaussian", "kt_lower", "kt_upper"])
+def test_label_mi_rejects_estimators_that_are_bounds(method):
+    """A difference of bounds bounds nothing (gaussian: 4.26 nats > H(Y) = log 2 for classes at 0 and 100 with
+    sigma 0.01, and 0 for the 0.63 nats of this test's classes) and dimwise_kl's terms cancel to 0 exactly: only
+    the consistent estimators are accepted."""
+    mu = np.repeat([[-1.0], [1.0]], 50, axis=0)
+    with pytest.raises(ValueError, match=r"label_mi needs a consistent estimate of I; method must be one of "
+                                         rf"\('grid', 'mc', 'quad'\), got '{method}'"):
+        lm.label_mi(*_posterior(mu, 0.5), mu[:, 0] > 0, method)
 
 
 def test_label_mi_rejects_a_label_per_wrong_row():

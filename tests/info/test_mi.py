@@ -201,6 +201,15 @@ def test_kt_bounds_on_a_subsample_depend_on_the_seed_only_when_subsampling():
                                   mi.factor_mi(mu, logvar, method="kt_upper", seed=1))
 
 
+@pytest.mark.parametrize("method", ["kt_lower", "kt_upper"])
+@pytest.mark.parametrize("max_n", [0, 1, 2.5])
+def test_kt_bounds_need_a_subsample_of_at_least_two_rows(method, max_n):
+    # max_n = 0 divided by zero; max_n = 1 returned 0 for every factor, also from kt_upper (I = log 2 to 1e-5 here).
+    mu, logvar = np.array([[-5.0], [5.0]]), np.zeros((2, 1))
+    with pytest.raises(ValueError, match=rf"max_n must be an integer >= 2 .*got {max_n}"):
+        mi.factor_mi(mu, logvar, method=method, max_n=max_n)
+
+
 # --- Monte Carlo ---------------------------------------------------------------------------------------------
 
 

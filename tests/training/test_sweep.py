@@ -128,6 +128,8 @@ def test_spec_is_small_picklable_and_checked():
         DataSpec("mnits")
     with pytest.raises(ValueError, match="n must be a positive number"):
         DataSpec("digits", n=0)
+    numpy_n = DataSpec("digits", "validation", n=np.int64(10))  # e.g. from np.arange over subset sizes
+    assert numpy_n == spec and type(numpy_n.n) is int
     with pytest.raises(ValueError, match="allow_fallback applies to 'mnist' only"):
         DataSpec("digits", allow_fallback=True)
     with pytest.raises(ValueError, match="unknown split 'dev'"):

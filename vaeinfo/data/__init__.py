@@ -20,6 +20,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ENV_VAR = "VAEINFO_DATA"
@@ -115,3 +116,9 @@ def check_split(split: str) -> None:
     """Raise ValueError naming the valid splits unless ``split`` is one of SPLITS."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+
+
+def check_count(n, what: str = "n") -> None:
+    """Raise ValueError unless ``n`` is None or a positive whole number of examples (int or numpy integer)."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"{what} must be a positive number of examples or None, got {n!r}")

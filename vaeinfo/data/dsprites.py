@@ -47,6 +47,7 @@ import math
 import os
 import sys
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -439,6 +440,9 @@ def check_dsprites(data_dir: str | os.PathLike | None = None) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------- the official npz
+_DAMAGED_ZIP = (zipfile.BadZipFile, zlib.error, EOFError)  # what reading a damaged member of a zip raises
+
+
 def check_official_npz(path: str | os.PathLike) -> None:
     """Check an official dSprites npz without reading its pixels: a zip holding ``imgs``, ``latents_values``,
     ``latents_classes`` and ``metadata``, of the shapes and dtypes in NPZ_FIELDS, whose latents equal the grid
@@ -461,10 +465,14 @@ def check_official_npz(path: str | os.PathLike) -> None:
             for name, (shape, dtype) in NPZ_FIELDS.items():
                 with zf.open(f"{name}.npy") as fh:
                     _check_npy_header(fh, f"{path}:{name}", shape, dtype, fix)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (*_DAMAGED_ZIP, OSError) as exc:
         raise DataError(f"{path} is not a readable npz file ({type(exc).__name__}: {exc}). {fix}") from None
-    with np.load(path, allow_pickle=False) as npz:
-        _check_latents(npz["latents_values"], npz["latents_classes"], path, fix)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            values, classes = npz["latents_values"], npz["latents_classes"]
+    except (*_DAMAGED_ZIP, OSError, ValueError) as exc:
+        raise DataError(f"{path}: its latents are corrupt ({type(exc).__name__}: {exc}). {fix}") from None
+    _check_latents(values, classes, path, fix)
 
 
 def _check_latents(values: np.ndarray, classes: np.ndarray, path: Path, fix: str) -> None:
@@ -539,7 +547,7 @@ def _official_pixels(npz: Path, cache_root: Path, progress: bool) -> np.ndarray:
             _check_npy_header(fh, f"{npz}:imgs", *NPZ_FIELDS["imgs"], fix)
             _write_packed(path, lambda out: pack_npy_images(fh, N_IMAGES, out, name=f"{npz}:imgs", fix=fix,
                                                             progress=progress))
-    except (zipfile.BadZipFile, EOFError) as exc:
+    except _DAMAGED_ZIP as exc:
         raise DataError(f"{npz}: imgs is corrupt ({type(exc).__name__}: {exc}). {fix}") from None
     _remove_stale(path, f"dsprites-official-{folder}-")
     return _read_packed(path)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..io import display_path
-from . import DataError, DataRoot, DataSource, ImageData, check_split, resolve_data_dir
+from . import DataError, DataRoot, DataSource, ImageData, check_count, check_split, resolve_data_dir
 
 MNIST_FILES = {
     # file name: (IDX magic number, shape)
@@ -69,8 +69,7 @@ def load_mnist(
         Unknown split or a non-positive ``n``.
     """
     check_split(split)
-    if n is not None and n < 1:
-        raise ValueError(f"n must be a positive number of examples or None, got {n}")
+    check_count(n)
     root = resolve_data_dir(data_dir)
     raw = root.path / "MNIST" / "raw"
     if download and not all((raw / name).is_file() for name in MNIST_FILES):
@@ -122,6 +121,7 @@ def load_digits(split: str = "train", *, n: int | None = None) -> ImageData:
     from sklearn.datasets import load_digits as sklearn_digits
 
     check_split(split)
+    check_count(n)
     bunch = sklearn_digits()
     order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(bunch.target))
     bounds = {

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from . import ImageData
+from . import ImageData, check_count
 from .dsprites import load_dsprites
 from .mnist import load_digits, load_mnist
 
@@ -58,8 +58,9 @@ class DataSpec:
                              f"(a new one registers in LOADERS of {__name__})")
         if not isinstance(self.split, str):
             raise ValueError(f"DataSpec split must be a string such as 'train', got {self.split!r}")
-        if self.n is not None and (isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1):
-            raise ValueError(f"DataSpec n must be a positive number of examples or None, got {self.n!r}")
+        check_count(self.n, "DataSpec n")
+        if self.n is not None:
+            object.__setattr__(self, "n", int(self.n))  # a numpy integer (e.g. from a parameter grid) as a plain int
         if self.allow_fallback and self.dataset != "mnist":
             raise ValueError(f"allow_fallback applies to 'mnist' only (the digits stand in for it), "
                              f"not to {self.dataset!r}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .mi.api import CONSISTENT_METHODS, MCEstimate, as_posterior, resolve_estimator
+from .mi.api import MCEstimate, as_posterior, require_consistent, resolve_estimator
 from .mi.bounds import dimwise_kl
 from .mi.mixture import (
     component_params,
@@ -61,9 +61,7 @@ def kl_decomposition(mu: Any, logvar: Any, method: str = "grid", **options: Any)
     KLDecomposition of (d,) arrays. ``marginal_kl`` uses the same estimate of H(q(z_h)) as ``mi``, so the
     identity holds to rounding and ``marginal_kl`` carries the estimator's error (with the opposite sign).
     """
-    if method not in CONSISTENT_METHODS:
-        raise ValueError(f"kl_decomposition needs a consistent estimate of I; method must be one of "
-                         f"{CONSISTENT_METHODS}, got {method!r}")
+    require_consistent(method, "kl_decomposition")
     mu_, logvar_ = as_posterior(mu, logvar)
     estimator = resolve_estimator(method, options, f"kl_decomposition(method={method!r})")
     mi = estimator(mu_, logvar_, **options)

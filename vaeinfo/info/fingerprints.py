@@ -62,6 +62,7 @@ from sklearn.cluster import OPTICS
 
 from ..io import progress_bar, torch_threads
 from .mi import as_posterior, factor_mi
+from .mi.api import require_consistent
 
 LN2 = math.log(2.0)
 INFO_THRESHOLD_BITS = 0.01  # the authors' threshold: channels carrying less are dropped before clustering
@@ -106,11 +107,12 @@ def label_fingerprint(labels: Any) -> np.ndarray:
     """The fingerprint of a discrete label seen as a channel: 0 within a class, +inf across (coefficient 1 or 0).
 
     The authors write -log(clip(1[y_i = y_j], 1e-10)), i.e. 23.03 instead of +inf; the exact 0 coefficient makes
-    the label's I(U; X) exactly its entropy H(Y) in bits. ``labels``: (N,) of any comparable dtype.
+    the label's I(U; X) exactly its entropy H(Y) in bits. ``labels``: (N,) of any comparable dtype, no NaN.
     """
     y = np.asarray(labels)
     if y.ndim != 1 or len(y) < 2:
         raise ValueError(f"labels must be one label per evaluation point, shape (N,) with N >= 2, got {y.shape}")
+    _check_label_values(y)
     return np.where(y[:, None] == y[None, :], 0.0, np.inf)
 
 
@@ -368,9 +370,11 @@ def kt_versus_exact(mu: Any, logvar: Any, *, method: str = "grid", **options: An
     """Each channel's fingerprint information beside the exact I(X; Z_h) of the same N points, in bits.
 
     Both describe the mixture (1/N) sum_i N(mu_ih, sigma_ih^2) of the N evaluation points. The KT value is a lower
-    bound; ``grid`` is accurate to about 1e-3 nats (0.0014 bits), ``quad`` to ~1e-9 (slow). ``options`` go to
+    bound; ``method`` is a consistent estimator (ValueError otherwise): ``grid`` is accurate to about 1e-3 nats
+    (0.0014 bits), ``quad`` to ~1e-9 (slow), ``mc`` to its standard error. ``options`` go to
     :func:`vaeinfo.info.mi.factor_mi`.
     """
+    require_consistent(method, "kt_versus_exact")
     mu, logvar = as_posterior(mu, logvar)
     exact = factor_mi(mu, logvar, method, **options) / LN2
     return BoundComparison(channel_information(mu, logvar), exact, method)
@@ -385,8 +389,8 @@ class Fusion:
     mu, logvar : (N, dim) posteriors of the N evaluation points in the fused space.
     similarity : the similarity maximised (``"info"``, ``"vi"`` or ``"nmi"``).
     optimizer : ``"sgd"`` or ``"adam"``.
-    history : (steps,) mean similarity to the channels after each step (nats for "info"; exp(-VI in nats) for
-        "vi"; NMI).
+    history : (steps,) mean similarity to the channels before each step (history[0]: at the start; the final
+        parameters' value is not recorded), in nats for "info"; exp(-VI in nats) for "vi"; NMI.
     info_bits : I(F; X) of the fused representation, bits.
     nmi : (M,) NMI between the fused representation and each channel of the set.
     """
@@ -513,7 +517,17 @@ def _label_columns(labels: Any, n: int) -> np.ndarray:
     y = y[:, None] if y.ndim == 1 else y
     if y.ndim != 2 or len(y) != n:
         raise ValueError(f"labels must be (N,) or (N, L) with N = {n} evaluation points, got shape {np.shape(labels)}")
+    _check_label_values(y)
     return y
+
+
+def _check_label_values(y: np.ndarray) -> None:
+    """Raise ValueError for labels unequal to themselves (NaN): such a point's coefficient with itself would be 0,
+    its information infinite."""
+    missing = ~(y == y)
+    if missing.any():
+        raise ValueError(f"labels hold {int(missing.sum())} NaN value(s); drop those evaluation points or give "
+                         "them a class of their own")
 
 
 def _one_channel(mu: Any, logvar: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .mi import as_posterior, factor_mi
+from .mi.api import require_consistent
 
 
 def label_mi(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray, method: str = "grid") -> np.ndarray:
@@ -23,29 +24,39 @@ def label_mi(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray, method: str = "g
     0 <= I(Z_h; Y) <= H(Y) (log 2 = 0.693 nats for balanced binary labels), up to the estimator's error
     (about 1e-3 nats per term for ``grid``).
 
+    A class with a single example adds 0 (one posterior's mixture is itself: I(X; Z_h | Y = y) = 0 exactly).
+
     Parameters
     ----------
     mu, logvar : (N, d) encoder means and log-variances.
-    y : (N,) labels of any hashable dtype (e.g. bool high/low); each class needs at least one example.
-    method : factor_mi's estimator.
+    y : (N,) labels of any sortable dtype (e.g. bool high/low).
+    method : a consistent estimator of :func:`~vaeinfo.info.mi.factor_mi`, ``"grid"``, ``"mc"`` or ``"quad"``
+        (the difference of two bounds is no bound; ValueError otherwise).
 
     Returns
     -------
     (d,) float64, nats.
     """
+    require_consistent(method, "label_mi")
     mu, logvar = as_posterior(mu, logvar)
     y = np.asarray(y)
     if y.shape != (len(mu),):
         raise ValueError(f"y must hold one label per row of mu, shape ({len(mu)},), got {y.shape}")
     classes, counts = np.unique(y, return_counts=True)
-    within = sum(count / len(y) * factor_mi(mu[y == c], logvar[y == c], method) for c, count in zip(classes, counts))
+    within = sum(count / len(y) * factor_mi(mu[y == c], logvar[y == c], method)
+                 for c, count in zip(classes, counts) if count > 1)
     return factor_mi(mu, logvar, method) - within
 
 
 def trial_index(subject: np.ndarray, trial: np.ndarray) -> np.ndarray:
-    """Index (n_rows,) of each row's (subject, trial) pair among the sorted distinct pairs."""
-    pairs = np.stack([np.asarray(subject), np.asarray(trial)], axis=1)
-    return np.unique(pairs, axis=0, return_inverse=True)[1].reshape(-1)
+    """Index (n_rows,) of each row's (subject, trial) pair among the distinct pairs sorted by subject, then trial.
+
+    Each column is sorted in its own dtype (string subject IDs beside integer trials keep trials 2 < 10).
+    """
+    subject_rank, trial_rank = (np.unique(np.asarray(ids), return_inverse=True)[1].reshape(-1)
+                                for ids in (subject, trial))
+    pair_rank = subject_rank * (trial_rank.max() + 1) + trial_rank
+    return np.unique(pair_rank, return_inverse=True)[1].reshape(-1)
 
 
 def per_trial(values: np.ndarray, subject: np.ndarray, trial: np.ndarray) -> np.ndarray:

@@ -155,7 +155,14 @@ def read_header(path: str | os.PathLike) -> BDFHeader:
         recording=general[88:168].decode("ascii", "replace").strip(),
     )
     if _field_int(general[184:192], path, "header size") != header.header_bytes:
-        raise DataError(f"{path}: header size field disagrees with its {n_channels} signals; corrupt header.")
+        raise DataError(f"{path}: header size field disagrees with its {n_channels} signals; corrupt header. "
+                        f"Fix: copy or download it again.")
+    if header.n_records < 0:
+        raise DataError(f"{path}: its header gives {header.n_records} data records (BDF's 'unknown', left by a "
+                        f"recording that was not closed). Fix: repair the header's record count (bytes 236-243).")
+    if not header.record_s > 0:
+        raise DataError(f"{path}: its header gives a record duration of {header.record_s:g} s; corrupt header. "
+                        f"Fix: copy or download it again.")
     expected = header.header_bytes + header.n_records * _record_bytes(header)
     if path.stat().st_size != expected:
         raise DataError(f"{path} is {path.stat().st_size} bytes but its header describes {expected} "

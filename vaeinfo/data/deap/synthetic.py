@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import struct
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -92,6 +93,7 @@ _PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)  # 1/f filter (
 _PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
 SYNTHETIC_CACHE = "deap-synthetic"  # folder of cached_synthetic sets in the vaeinfo cache
 SYNTHETIC_ORIGIN = "synthetic default"  # DeapSource.origin of those sets
+SYNTHETIC_WHAT = "synthetic DEAP written by vaeinfo.data.deap.synthetic.make_synthetic (not real EEG)"
 _START = datetime(2010, 1, 1, 12, 0, 0)  # fixed header start time: same seed -> same bytes
 
 
@@ -126,8 +128,9 @@ def make_synthetic(directory: str | os.PathLike, n_subjects: int = N_SUBJECTS, n
 
     The defaults match the release (32 subjects x 40 trials of 60 s): per subject about 10 s on one core,
     a 230 MB BDF and a 103 MB pickle. A folder that holds DEAP files but no manifest (real data) is never
-    written into; in a synthetic folder the previous ``sNN`` files are removed first, so the folder always
-    matches its manifest.
+    written into; in a synthetic folder the previous set (``sNN`` files and ratings) is removed first and the
+    manifest says ``"complete": false`` until the last file is written, so an interrupted run leaves a folder
+    that loads with an error, never one that mixes two sets.
 
     Parameters
     ----------
@@ -146,6 +149,7 @@ def make_synthetic(directory: str | os.PathLike, n_subjects: int = N_SUBJECTS, n
     _check_synthetic_args(subjects, n_trials, formats, video_s)
     root = Path(directory)
     _clear_synthetic(root)
+    atomic_write_json(root / MANIFEST, {"what": SYNTHETIC_WHAT, "complete": False})
     rows = []
     for subject in progress_bar(subjects, desc="writing synthetic DEAP", unit="subject", enabled=progress):
         recording = _synthetic_recording(subject, n_trials, seed, video_s)
@@ -158,8 +162,8 @@ def make_synthetic(directory: str | os.PathLike, n_subjects: int = N_SUBJECTS, n
         rows += _rating_rows(subject, recording, np.random.default_rng([seed, subject, 999]))
     atomic_write_text(root / RATINGS_CSV, _csv_text(rows))
     atomic_write_json(root / MANIFEST, {
-        "what": "synthetic DEAP written by vaeinfo.data.deap.synthetic.make_synthetic (not real EEG)", "seed": seed,
-        "subjects": list(subjects), "n_trials": n_trials, "video_s": video_s, "formats": sorted(formats),
+        "what": SYNTHETIC_WHAT, "complete": True, "seed": seed, "subjects": list(subjects), "n_trials": n_trials,
+        "video_s": video_s, "formats": sorted(formats),
         "planted": {"valence_alpha_asymmetry": VALENCE_ASYMMETRY, "arousal_beta_alpha": AROUSAL_BETA_ALPHA,
                     "frontal_pairs": [list(p) for p in FRONTAL_PAIRS], "state_jitter": STATE_JITTER},
     })
@@ -173,8 +177,8 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
 
     It lives in ``<cache>/deap-synthetic/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` >
     ``~/.cache/vaeinfo``), the key hashing the arguments and ``vaeinfo.__version__``. It is written into a
-    temporary sibling folder and renamed when complete; an interrupted write removes it, so nothing half-written
-    is left (only a killed process can leave a ``<key>.tmp-<pid>`` folder, which is never read).
+    temporary sibling folder (a new one per call) and renamed when complete; an interrupted write removes it, so
+    nothing half-written is left (only a killed process can leave a ``<key>.tmp-*`` folder, which is never read).
 
     Returns
     -------
@@ -186,7 +190,8 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
     text = json.dumps({**settings, "vaeinfo": __version__}, sort_keys=True)
     root = resolve_cache_dir(cache_dir) / SYNTHETIC_CACHE / hashlib.sha256(text.encode()).hexdigest()[:16]
     if not _written_with(root, settings):
-        staging = root.with_name(f"{root.name}.tmp-{os.getpid()}")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{root.name}.tmp-", dir=root.parent))
         try:
             make_synthetic(staging, n_trials=n_trials, seed=seed, formats=formats, subjects=settings["subjects"],
                            video_s=video_s)
@@ -205,8 +210,12 @@ def _written_with(root: Path, settings: dict) -> bool:
     manifest = root / MANIFEST
     if not manifest.is_file():
         return False
-    meta = json.loads(manifest.read_text(encoding="utf-8"))
-    return all(meta.get(key) == value for key, value in settings.items())
+    try:
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+    except ValueError:  # unreadable: written again (a folder that cannot be replaced then fails in source_at)
+        return False
+    return (isinstance(meta, dict) and meta.get("complete") is not False  # no key: written before the flag, whole
+            and all(meta.get(key) == value for key, value in settings.items()))
 
 
 def _check_synthetic_args(subjects, n_trials, formats, video_s) -> None:
@@ -222,13 +231,14 @@ def _check_synthetic_args(subjects, n_trials, formats, video_s) -> None:
 
 
 def _clear_synthetic(root: Path) -> None:
-    """Remove the ``sNN`` files of a previous synthetic set in ``root``; ValueError if they are not synthetic."""
+    """Remove the ``sNN`` files and ratings of a previous synthetic set in ``root``; ValueError if not synthetic."""
     old = [file for folder in (PREPROCESSED_DIR, RAW_DIR) for file in sorted((root / folder).glob("s[0-9][0-9].*"))]
     if old and not (root / MANIFEST).is_file():
         raise ValueError(f"{root} holds DEAP files ({old[0].name}, ...) but no {MANIFEST}: it may be real data, which "
                          f"make_synthetic never overwrites. Choose an empty folder.")
     for file in old:
         file.unlink()
+    (root / RATINGS_CSV).unlink(missing_ok=True)
 
 
 def _synthetic_recording(subject: int, n_trials: int, seed: int, video_s: float) -> _Recording:

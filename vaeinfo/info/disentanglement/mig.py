@@ -47,7 +47,7 @@ import numpy as np
 from sklearn.metrics import mutual_info_score
 
 from ..label_mi import label_mi
-from ..mi.api import as_posterior
+from ..mi.api import as_posterior, require_consistent
 from .inputs import check_codes, check_factor_sizes, check_factors, check_varying
 
 HISTOGRAM_BINS = 20  # disentanglement_lib's unsupervised_study_v1 setting
@@ -83,12 +83,14 @@ def mig(mu: Any, logvar: Any, factors: Any, *, factor_sizes: Any = None, method:
         value held by >= 2 points.
     factor_sizes : (K,) numbers of values per factor; when given, H(v_k) = log |V_k| (factors uniform over a grid),
         else the empirical entropy of ``factors``.
-    method : the mixture-entropy estimator of :func:`vaeinfo.info.mi.factor_mi` (``"grid"``, ``"mc"``, ``"quad"``).
+    method : the mixture-entropy estimator of :func:`vaeinfo.info.mi.factor_mi`, a consistent one (``"grid"``,
+        ``"mc"``, ``"quad"``; ValueError otherwise).
 
     Returns
     -------
     :class:`MIG`, with ``mi`` = :func:`posterior_mi_matrix` (nats).
     """
+    require_consistent(method, "mig")
     mu, logvar = as_posterior(mu, logvar)
     if mu.shape[1] < 2:
         raise ValueError(f"MIG needs at least 2 codes (the gap is between the best two), got {mu.shape[1]}")

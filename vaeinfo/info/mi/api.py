@@ -48,7 +48,7 @@ def factor_mi(mu: Any, logvar: Any, method: str = "grid", **options: Any) -> np.
           of overlapping components), ``workers=None`` (threads; default: the CPUs available).
         - mc: ``n_samples=10_000``, ``seed=0``, ``chunk=2**22`` (see :func:`mc_mi`).
         - quad: ``chunk=2**22`` (density evaluations held in memory at once).
-        - kt_lower, kt_upper: ``max_n=2000`` (subsample size), ``seed=0``, ``chunk=2**22``.
+        - kt_lower, kt_upper: ``max_n=2000`` (subsample size, >= 2), ``seed=0``, ``chunk=2**22``.
         - gaussian, dimwise_kl: none.
 
     Returns
@@ -140,6 +140,17 @@ def _few(indices: np.ndarray, shown: int) -> str:
     """'[1, 4, 7]' or '[1, 4, 7, ... (12 in all)]'."""
     head = ", ".join(str(i) for i in indices[:shown])
     return f"[{head}]" if len(indices) <= shown else f"[{head}, ... ({len(indices)} in all)]"
+
+
+def require_consistent(method: str, where: str) -> None:
+    """Raise ValueError unless ``method`` is one of :data:`CONSISTENT_METHODS`.
+
+    For the callers that subtract or compare estimates of I (``where`` names them in the message): the difference of
+    two bounds bounds nothing, and ``dimwise_kl``, being linear in the rows, cancels exactly in such differences.
+    """
+    if method not in CONSISTENT_METHODS:
+        raise ValueError(f"{where} needs a consistent estimate of I; method must be one of "
+                         f"{CONSISTENT_METHODS}, got {method!r}")
 
 
 def resolve_estimator(method: str, options: dict, where: str) -> Callable[..., np.ndarray]:

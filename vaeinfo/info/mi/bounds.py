@@ -60,7 +60,12 @@ def _kl_divergence(mu_i, logvar_i, mu_j, logvar_j):
 
 
 def _pairwise_mi(mu, logvar, distance, max_n, seed, chunk) -> np.ndarray:
-    """-(1/n) sum_i log (1/n) sum_j exp(-distance(p_i, p_j)) per factor on a seeded row subsample; (d,)."""
+    """-(1/n) sum_i log (1/n) sum_j exp(-distance(p_i, p_j)) per factor on a seeded row subsample; (d,).
+
+    Raises ValueError unless ``max_n`` is an integer >= 2 (a subsample of one row would give 0, no bound).
+    """
+    if int(max_n) != max_n or max_n < 2:
+        raise ValueError(f"max_n must be an integer >= 2 (rows in the pairwise bound's subsample), got {max_n!r}")
     n_total, d = mu.shape
     if n_total > max_n:
         rows = np.sort(np.random.default_rng(seed).choice(n_total, size=max_n, replace=False))
