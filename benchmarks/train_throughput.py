@@ -10,8 +10,9 @@ authors' loss: Gaussian likelihood with sigma itself learned, beta = 6, Adam 1e-
   installed" without TensorFlow (``pip install -e .[bench]``); a number is never carried over from another run.
   TF's oneDNN kernels follow TF's default (on only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX: Zen 4, not Zen 3;
   its Eigen kernels otherwise) unless ``TF_ENABLE_ONEDNN_OPTS`` is set; the table says which ran.
-- ``vaeinfo_bf16``: the same with the training config's ``precision="bf16"`` (mixed precision: forward and loss
-  under bfloat16 autocast, weights and Adam FP32; not the default, see README "Speed work" for what it changes).
+- ``vaeinfo_bf16``: the same with the training config's ``precision="bf16"`` (mixed precision: the networks
+  under bfloat16 autocast, the loss, weights and Adam FP32; not the default, see README "Speed work" for what it
+  changes).
 - ``reference``: the straightforward PyTorch loop -- ``DataLoader(TensorDataset(x), batch_size=100,
   shuffle=True)``, the default (for-loop) Adam, NCHW tensors, ``loss.item()`` every step.
 

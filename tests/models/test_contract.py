@@ -270,3 +270,7 @@ def test_custom_model_config_and_data_errors(images, tmp_path):
         train(CONFIG, images.view(400, 16), model=Tiny(), cache_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"a training config is a dict with a 'model' entry"):
         train(CONFIG, images, cache_dir=tmp_path, progress=False)  # no model= and no model entry
+    with pytest.raises(ValueError, match=r"c_dims \[2\] do not fit a latent code of 2 dimensions"):  # model.latent_dim
+        train({**CONFIG, "objective": {"name": "mi_regularised", "c_dims": [2]}}, images, model=Tiny(),
+              cache_dir=tmp_path, progress=False)
+    assert not (tmp_path / "models").exists()  # every error came before anything was written

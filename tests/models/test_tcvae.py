@@ -253,7 +253,8 @@ def test_bad_inputs_raise_clear_errors():
         log_qz_estimates(z, z, z, 10, method="exact")
     with pytest.raises(ValueError, match=r"one shape \(B, d\), got \(4, 2\), \(4, 3\)"):
         log_qz_estimates(z, torch.zeros(4, 3), torch.zeros(4, 3), 10)
-    with pytest.raises(ValueError, match=r"at least 2 examples, got 1: choose a batch size"):
+    with pytest.raises(ValueError, match=r"at least 2 examples \(another example to estimate q\(z\) from\), got 1; "
+                                         r"pass a batch of 2 or more examples"):
         log_qz_estimates(z[:1], z[:1], z[:1], 10)
     with pytest.raises(ValueError, match=r"dataset_size N = 3 is smaller than the batch \(4\)"):
         mss_weights(4, 3)

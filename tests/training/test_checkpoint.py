@@ -60,6 +60,8 @@ EDITS = [
     ("architectures", "models/architectures.py", "LOG_2PI = math.log(2 * math.pi)\n",
      "LOG_2PI = math.log(2.0 * math.pi)\n", True),
     ("train", "training/train.py", "PROGRESS_INTERVAL_S = 30.0", "PROGRESS_INTERVAL_S = 30.5", True),
+    ("contract", "models/contract.py", "from typing import Any, Protocol, runtime_checkable\n",
+     "from typing import Any, Protocol, runtime_checkable  # edited\n", True),  # decode_mean builds mi_regularised's x'
     ("plots", "viz/plots.py", "from ..io import atomic_open\n", "from ..io import atomic_open  # edited\n", False),
     ("mnist", "data/mnist.py", "from __future__ import annotations\n",
      "from __future__ import annotations  # edited\n", False),
@@ -110,8 +112,8 @@ def copies(tmp_path_factory) -> dict[str, dict]:
 def test_the_key_hashes_the_training_code_and_records_it():
     code = code_fingerprint()
     assert code["files"] == [f"vaeinfo.{name}" for name in TRAINING_CODE]
-    assert {"vaeinfo.models.architectures", "vaeinfo.models.objectives", "vaeinfo.training.train",
-            "vaeinfo.training.config"} <= set(code["files"])
+    assert {"vaeinfo.models.architectures", "vaeinfo.models.contract", "vaeinfo.models.objectives",
+            "vaeinfo.training.train", "vaeinfo.training.config"} <= set(code["files"])
     assert len(code["sha256"]) == 64 and int(code["sha256"], 16) >= 0
     cfg = normalize_config(CONFIG)
     ingredients = key_ingredients(cfg, torch.zeros(SHAPES["data"]), None)

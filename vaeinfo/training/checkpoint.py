@@ -37,10 +37,11 @@ CHECKPOINT_FORMAT = 1
 _CHECKPOINT_KEYS = {"format", "key", "config", "epoch", "device", "model", "optimizer", "rng", "history"}
 
 # The modules whose source decides the weights a run ends with, relative to the package root; their bytes enter the
-# key (:func:`code_fingerprint`). Not among them: the data pipeline (the key fingerprints the images themselves),
-# models.contract (checks only) and io (file writes; its CPU count only changes the thread count, like the machine).
+# key (:func:`code_fingerprint`). Not among them: the data pipeline (the key fingerprints the images themselves) and
+# io (file writes; its CPU count only changes the thread count, like the machine).
 TRAINING_CODE = (
     "models.architectures",  # layers, Glorot initialisation, reparameterisation, log-likelihoods
+    "models.contract",  # decode_mean: the x' = E[x|z~] that the mi_regularised objective trains on
     "models.objectives",  # the losses and their schedules (a package: every module of it)
     "training.config",  # defaults and how a config is read
     "training.encode",  # as_images/to_unit: every training batch passes through them (uint8 -> [0, 1])

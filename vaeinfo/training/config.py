@@ -13,13 +13,14 @@ normalised config leaves out (configs from before the option normalise, and ente
 of MNIST); ``eps`` here is always torch's.
 
 ``precision`` is the arithmetic of the training step's forward pass and loss: ``"fp32"`` (the default, which the
-normalised config leaves out like ``eps``), or ``"bf16"``: mixed precision, the step's forward and loss under
-``torch.autocast(dtype=torch.bfloat16)`` -- convolutions and matrix products in bfloat16 (8 bits of mantissa, FP32's
-range), reductions and the loss in FP32, weights, gradients and Adam's state FP32 -- about 1.25x the FP32 speed of
-mnist_conv on a CPU with AVX512_BF16 (README, "Speed work"), results a little different from FP32's (README). On a
-CPU without native bfloat16 (neither AVX512_BF16 nor AMX) it is emulated and many times slower: ``train()`` warns
-(:func:`vaeinfo.training.cpu.warn_if_bf16_emulated`). The validation pass, encoding and the MI estimate stay FP32
-whatever the training precision.
+normalised config leaves out like ``eps``), or ``"bf16"``: mixed precision, the networks' forward passes (the
+model's ``encode`` and ``decode``, an objective's auxiliary network) under ``torch.autocast(dtype=torch.bfloat16)`` --
+convolutions and matrix products in bfloat16 (8 bits of mantissa, FP32's range) -- and their outputs cast to FP32:
+the sample of z, the log-likelihood, the objective's terms and the loss are FP32 arithmetic, and so are the weights,
+gradients and Adam's state -- about 1.25x the FP32 speed of mnist_conv on a CPU with AVX512_BF16 (README, "Speed
+work"), results a little different from FP32's (README). On a CPU without native bfloat16 (neither AVX512_BF16 nor
+AMX) it is emulated and many times slower: ``train()`` warns (:func:`vaeinfo.training.cpu.warn_if_bf16_emulated`).
+The validation pass, encoding and the MI estimate stay FP32 whatever the training precision.
 
 Training a model of one's own (any ``torch.nn.Module`` of the contract, :mod:`vaeinfo.models.contract`, passed
 as ``train(..., model=...)``): the ``model`` entry may then be omitted; it is the model's description
@@ -29,12 +30,12 @@ as ``train(..., model=...)``): the ``model`` entry may then be omitted; it is th
 from __future__ import annotations
 
 import json
-import math
 import numbers
 
 from ..models.architectures import normalize_model_config
 from ..models.contract import VAEModel, check_model
-from ..models.objectives import normalize_objective_config
+from ..models.objectives import check_latent_dim, check_min_batch, normalize_objective_config
+from ..models.objectives.base import checked_number
 
 OPTIMIZERS = ("adam",)
 PRECISIONS = ("fp32", "bf16")
@@ -52,8 +53,10 @@ def normalize_config(config: dict, model: VAEModel | None = None) -> dict:
     Raises
     ------
     ValueError
-        Missing ``model``, unknown keys or optimizer (the valid ones are listed), non-positive sizes, a
-        ``model`` entry that does not describe the custom model, an unknown precision.
+        Missing ``model``, unknown keys or optimizer (the valid ones are listed), a learning rate or eps that is
+        not a positive number, non-positive sizes, a ``batch_size`` below the objective's minimum batch, objective
+        options that do not fit the latent code (mi_regularised's ``c_dims``), a ``model`` entry that does not
+        describe the custom model, an unknown precision.
     TypeError
         A custom model that does not satisfy the contract, or whose ``config`` is not JSON-able.
     """
@@ -63,14 +66,16 @@ def normalize_config(config: dict, model: VAEModel | None = None) -> dict:
     if unknown:
         raise ValueError(f"unknown training config key(s) {unknown}; valid keys: {['model', *_DEFAULTS]}")
     cfg = {**_DEFAULTS, **config}
-    optimizer = {**_DEFAULTS["optimizer"], **cfg["optimizer"]}
-    if optimizer["name"] not in OPTIMIZERS or set(optimizer) != {"name", "lr", "eps"}:
+    optimizer = {**_DEFAULTS["optimizer"], **cfg["optimizer"]} if isinstance(cfg["optimizer"], dict) else {}
+    if optimizer.get("name") not in OPTIMIZERS or set(optimizer) != {"name", "lr", "eps"}:
         raise ValueError(f"optimizer must be {{'name': one of {OPTIMIZERS}, 'lr': float, 'eps': float (optional)}}, "
                          f"got {cfg['optimizer']!r}")
+    lr, eps = (checked_number(optimizer[key], f"optimizer {key} ({what})", positive=True)
+               for key, what in (("lr", "the learning rate"), ("eps", "Adam's eps")))
     out = {
         "model": normalize_model_config(cfg["model"]) if model is None else _custom_entry(cfg, model),
         "objective": normalize_objective_config(cfg["objective"]),
-        "optimizer": {"name": optimizer["name"], "lr": float(optimizer["lr"]), "eps": float(optimizer["eps"])},
+        "optimizer": {"name": optimizer["name"], "lr": lr, "eps": eps},
     }
     if out["optimizer"]["eps"] == ADAM_EPS:
         del out["optimizer"]["eps"]  # the default stays out (module docstring)
@@ -79,9 +84,8 @@ def normalize_config(config: dict, model: VAEModel | None = None) -> dict:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
             raise ValueError(f"{key} must be an integer >= {least}, got {value!r}")
         out[key] = int(value)
-    for key, what in (("lr", "the learning rate"), ("eps", "Adam's eps")):
-        if not 0 < float(optimizer[key]) < math.inf:
-            raise ValueError(f"{what} must be a positive number, got {float(optimizer[key])}")
+    check_min_batch(out["objective"], out["batch_size"], "batch_size")
+    check_latent_dim(out["objective"], out["model"]["latent_dim"] if model is None else model.latent_dim)
     if cfg["precision"] not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {cfg['precision']!r}")
     if cfg["precision"] != "fp32":

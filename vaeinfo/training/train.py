@@ -25,9 +25,10 @@ weights (with the same number of threads); CUDA kernels are not bitwise reproduc
 
 Cache and resume. Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` >
 ``~/.cache/vaeinfo``), where the key hashes the normalised config, a fingerprint of the training and validation data
-(shape, dtype, BLAKE2b of the bytes), a SHA-256 of the source of the training code (the model, the objective, the
-config, the batch conversion, this loop and the checkpoints, :data:`vaeinfo.training.checkpoint.TRAINING_CODE`: an
-edit to any of them trains anew instead of reusing the old code's weights) and a custom model's initial weights.
+(shape, dtype, BLAKE2b of the bytes), a SHA-256 of the source of the training code (the model and its contract, the
+objective, the config, the batch conversion, this loop and the checkpoints,
+:data:`vaeinfo.training.checkpoint.TRAINING_CODE`: an edit to any of them trains anew instead of reusing the old
+code's weights) and a custom model's initial weights.
 After every epoch ``checkpoint.pt`` is replaced atomically; it holds the model and optimizer ``state_dict``, the
 generators' states, the history and the config, and is read with ``torch.load(..., weights_only=True)``. A finished
 run is reused without training; an interrupted one resumes from its last epoch and ends with exactly the weights of
@@ -58,6 +59,7 @@ from ..models.objectives import (
     Batch,
     auxiliary_spec,
     batch_terms,
+    check_min_batch,
     logged_terms,
     min_batch,
     normalize_objective_config,
@@ -143,7 +145,8 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
     TrainingDivergedError
         The loss became NaN/inf; the message names the step.
     ValueError
-        Bad config, or data of the wrong shape or with NaN/inf values.
+        Bad config, or data of the wrong shape, with NaN/inf values or with fewer examples than one batch of the
+        objective holds at least (:func:`vaeinfo.models.objectives.min_batch`).
     TypeError
         ``model`` does not satisfy the contract for training; the message names what it lacks.
     """
@@ -151,8 +154,8 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
         check_model(model, trainable=True)
     cfg = normalize_config(config, model)
     shape, name = tuple(cfg["model"]["input_shape"]) if model is None else input_shape(model), model_name(cfg["model"])
-    x = _checked_images(data, shape, name, "data")
-    x_val = None if validation is None else _checked_images(validation, shape, name, "validation")
+    x = _checked_images(data, shape, name, "data", cfg["objective"])
+    x_val = None if validation is None else _checked_images(validation, shape, name, "validation", cfg["objective"])
     ingredients = key_ingredients(cfg, x, x_val, model)
     key = run_key(cfg, ingredients)
     folder = resolve_cache_dir(cache_dir) / "models" / key
@@ -212,9 +215,8 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
     sums = torch.zeros(len(summed), dtype=torch.float64, device=x.device)
     for b, idx in enumerate(order[s] for s in slices):
         batch = to_unit(x[idx])
-        with _autocast(cfg, x.device):
-            terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x),
-                                 state.auxiliary)
+        terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x),
+                             state.auxiliary, cfg.get("precision", "fp32"))
         if not torch.isfinite(terms["loss"]):
             raise TrainingDivergedError(_divergence_message(terms, cfg, state.epoch, b, steps))
         optimizer.zero_grad(set_to_none=True)
@@ -230,18 +232,49 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
     return {**means, **schedule_values(cfg["objective"], state.epoch + 1)}
 
 
-def _autocast(cfg: dict, device: torch.device) -> torch.autocast:
-    """The training step's precision (:mod:`vaeinfo.training.config`): bfloat16 autocast for ``"bf16"``, else off."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision", "fp32") == "bf16")
-
-
 def _batch_terms(model: VAEModel, x: torch.Tensor, objective: dict, t: float, noise: torch.Generator,
-                 dataset_size: int, auxiliary_net: torch.nn.Module | None = None) -> dict:
-    """Objective terms of one batch: encode, sample z with ``noise``, decode, log-likelihood, the objective."""
+                 dataset_size: int, auxiliary_net: torch.nn.Module | None = None, precision: str = "fp32") -> dict:
+    """Objective terms of one batch: encode, sample z with ``noise``, decode, log-likelihood, the objective.
+
+    ``precision`` (:mod:`vaeinfo.training.config`): with ``"bf16"`` the networks -- the model's ``encode`` and
+    ``decode`` and the auxiliary network, wherever the objective calls them too -- run under bfloat16 autocast and
+    hand float32 outputs on (:class:`_MixedPrecision`), so z, the log-likelihood and the objective's terms are FP32
+    arithmetic; ``"fp32"`` runs everything as it is.
+    """
+    if precision == "bf16":
+        model = _MixedPrecision(model, x.device.type)
+        auxiliary_net = None if auxiliary_net is None else _MixedPrecision(auxiliary_net, x.device.type)
     mu, logvar = model.encode(x)
     z = reparameterize(mu, logvar, noise)
     log_lik = model.log_likelihood(x, model.decode(z))
     return batch_terms(objective, Batch(model, x, mu, logvar, z, log_lik, noise, dataset_size, auxiliary_net), t)
+
+
+class _MixedPrecision:
+    """A network seen through bfloat16 autocast: its forward passes (``encode``, ``decode``, a call) run under
+    ``torch.autocast(dtype=torch.bfloat16)`` on ``device_type`` and return float32 tensors; every other attribute
+    (``latent_dim``, ``mean``, ``log_likelihood``, ...) is the network's own and runs in FP32."""
+
+    def __init__(self, net, device_type: str):
+        self._net, self._device_type = net, device_type
+
+    def __getattr__(self, name: str):
+        return getattr(self._net, name)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self._forward(self._net.encode, x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self._forward(self._net.decode, z)
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        return self._forward(self._net, *args)
+
+    def _forward(self, function, *args: torch.Tensor):
+        """``function(*args)`` under bfloat16 autocast; its tensor (or tuple of tensors) cast to float32."""
+        with torch.autocast(self._device_type, dtype=torch.bfloat16):
+            out = function(*args)
+        return tuple(t.float() for t in out) if isinstance(out, (tuple, list)) else out.float()
 
 
 def batch_slices(n: int, size: int, least: int = 1) -> list[slice]:
@@ -266,13 +299,16 @@ def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, bat
     end). z is sampled with a generator seeded by ``seed``, so the result is a deterministic function of
     the weights. Returns floats ``loss``, ``recon``, ``kl``, ``neg_elbo`` (nats per example), the schedule
     values, and ``kl_per_factor`` as a list of d floats. ``auxiliary`` is the network the objective trains beside
-    the VAE (FactorVAE's discriminator), which its terms need.
+    the VAE (FactorVAE's discriminator), which its terms need. A ValueError when ``data`` or ``batch_size`` holds
+    fewer examples than a batch of the objective needs (:func:`vaeinfo.models.objectives.min_batch`).
     """
     objective = normalize_objective_config(objective)
     device = device_of(check_model(model, trainable=True))
     x = as_images(data)
     if len(x) == 0:
         raise ValueError("evaluate needs at least one example")
+    check_min_batch(objective, len(x), "len(data)")
+    check_min_batch(objective, batch_size, "batch_size")
     noise = torch.Generator(device=device).manual_seed(seed)
     summed = _summed(objective)
     sums = torch.zeros(len(summed), dtype=torch.float64, device=device)
@@ -350,12 +386,14 @@ def _pick_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
-def _checked_images(data, shape: tuple[int, ...], model: str, name: str) -> torch.Tensor:
-    """``data`` as images (:func:`as_images`) (n, *shape), n >= 1, finite; else a ValueError naming ``model``."""
+def _checked_images(data, shape: tuple[int, ...], model: str, name: str, objective: dict) -> torch.Tensor:
+    """``data`` as images (:func:`as_images`) (n, *shape), finite, n >= 1 and at least one batch of ``objective``
+    (:func:`min_batch`); else a ValueError naming ``model`` or the objective."""
     x = as_images(data)
     if tuple(x.shape[1:]) != shape or len(x) == 0:
         raise ValueError(f"{name} must be a non-empty batch of shape (n, {', '.join(map(str, shape))}) for the "
                          f"{model} model, got {tuple(x.shape)}")
+    check_min_batch(objective, len(x), f"len({name})")
     if x.is_floating_point() and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf values")
     return x

@@ -39,9 +39,9 @@ REGISTRY: dict[str, Objective] = {spec.name: spec for spec in (BETA_VAE, CAPACIT
 OBJECTIVES = tuple(REGISTRY)
 
 __all__ = ["OBJECTIVES", "REGISTRY", "REQUIRED_TERMS", "Auxiliary", "Batch", "Objective", "auxiliary_spec",
-           "batch_terms", "beta_schedule", "beta_vae_terms", "capacity_schedule", "capacity_terms", "elbo_terms",
-           "kl_per_factor", "linear_ramp", "logged_terms", "min_batch", "normalize_objective_config",
-           "schedule_values"]
+           "batch_terms", "beta_schedule", "beta_vae_terms", "capacity_schedule", "capacity_terms", "check_latent_dim",
+           "check_min_batch", "elbo_terms", "kl_per_factor", "linear_ramp", "logged_terms", "min_batch",
+           "normalize_objective_config", "schedule_values"]
 
 
 def normalize_objective_config(config: dict) -> dict:
@@ -71,6 +71,23 @@ def logged_terms(config: dict) -> tuple[str, ...]:
 def min_batch(config: dict) -> int:
     """The fewest examples a batch of the objective ``config`` may hold (:attr:`.base.Objective.min_batch`)."""
     return REGISTRY[config["name"]].min_batch
+
+
+def check_min_batch(config: dict, count: int, what: str) -> None:
+    """A ValueError unless ``count`` (a batch size, or a number of examples, named by ``what``) reaches the
+    :func:`min_batch` of the objective ``config``; the message names the objective, its minimum and the fix."""
+    least = min_batch(config)
+    if count < least:
+        raise ValueError(f"the {config['name']} objective needs batches of at least {least} examples, but {what} is "
+                         f"{count}; make {what} at least {least}")
+
+
+def check_latent_dim(config: dict, latent_dim: int) -> None:
+    """A ValueError when the options of the objective ``config`` (normalised) do not fit a latent code of
+    ``latent_dim`` dimensions, e.g. mi_regularised's ``c_dims`` (:attr:`.base.Objective.check_latent`)."""
+    spec = REGISTRY[config["name"]]
+    if spec.check_latent is not None:
+        spec.check_latent(config, latent_dim)
 
 
 def auxiliary_spec(config: dict) -> Auxiliary | None:

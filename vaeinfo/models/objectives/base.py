@@ -23,7 +23,9 @@ class Batch:
 
     Attributes
     ----------
-    model : the model of the contract being trained (:mod:`vaeinfo.models.contract`).
+    model : the model of the contract being trained (:mod:`vaeinfo.models.contract`); in mixed precision a view
+        of it whose ``encode`` and ``decode`` run in bfloat16 and return float32, as the auxiliary network's call
+        does (``vaeinfo.training.train._MixedPrecision``): the objective's own arithmetic is FP32 either way.
     x : (n, *input_shape) the batch, pixel values in [0, 1].
     mu, logvar : (n, d) the posterior q(z|x) = N(mu, diag(exp(logvar))).
     z : (n, d) one reparameterised sample of q(z|x) per example.
@@ -82,9 +84,12 @@ class Objective:
     check : (options dict) -> the options with the non-float ones checked and converted; raises ValueError.
     logged : the names of extra scalar terms that the training history records per epoch (``train_<name>``,
         ``val_<name>``), e.g. a total correlation or a mutual-information bound.
-    min_batch : the fewest examples a batch may hold (a minibatch estimator of q(z) needs 2); the training loop
-        and ``evaluate`` join a shorter last batch of an epoch to the one before it.
+    min_batch : the fewest examples a batch may hold (a minibatch estimator of q(z) needs 2); the training config's
+        ``batch_size`` and the data must reach it, and the training loop and ``evaluate`` join a shorter last batch
+        of an epoch to the one before it.
     auxiliary : a network trained beside the VAE (:class:`Auxiliary`), or None.
+    check_latent : (normalised config, latent dimension d) -> anything; raises ValueError when the options do not
+        fit a code of d dimensions (e.g. latent indices), or None when any d fits.
     """
 
     name: str
@@ -97,6 +102,7 @@ class Objective:
     logged: tuple[str, ...] = ()
     min_batch: int = 1
     auxiliary: Auxiliary | None = None
+    check_latent: Callable[[dict, int], object] | None = None
 
     def normalize(self, config: dict) -> dict:
         """``config`` checked and completed with the defaults; a ValueError names a bad or missing option."""
@@ -113,16 +119,16 @@ class Objective:
                     raise ValueError(f"unknown {key} {cfg[key]!r} for the {self.name} objective; choose one of "
                                      f"{self.choices[key]}")
             elif isinstance(self.defaults[key], (int, float)) or key in self.required:
-                cfg[key] = _non_negative(cfg[key], key)
+                cfg[key] = checked_number(cfg[key], key)
         return cfg if self.check is None else self.check(cfg)
 
 
-def _non_negative(value, key: str) -> float:
-    """``value`` as a float >= 0 (finite), else a ValueError naming ``key``."""
+def checked_number(value, key: str, *, positive: bool = False) -> float:
+    """``value`` as a finite float >= 0 (> 0 when ``positive``), else a ValueError naming ``key``."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = math.nan
-    if not 0 <= number < math.inf:
-        raise ValueError(f"{key} must be a non-negative number, got {value!r}")
+    if not (0 < number if positive else 0 <= number) or number == math.inf:
+        raise ValueError(f"{key} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
     return number

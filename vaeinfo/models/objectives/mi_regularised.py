@@ -133,4 +133,5 @@ MI_REGULARISED = Objective(
     terms=mi_regularised_terms,
     check=_check,
     logged=LOGGED,
+    check_latent=lambda cfg, d: code_split(cfg["c_dims"], d),
 )

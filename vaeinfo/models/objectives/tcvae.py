@@ -142,8 +142,8 @@ def iterations_to_epochs(iterations: float, batch_size: int, dataset_size: int) 
 def _check_sizes(batch_size: int, dataset_size: int) -> None:
     """A ValueError unless 2 <= B <= N, naming the fix."""
     if batch_size < 2:
-        raise ValueError(f"the minibatch estimators of q(z) need a batch of at least 2 examples, got {batch_size}: "
-                         f"choose a batch size whose remainder (data size % batch size) is not 1")
+        raise ValueError(f"the minibatch estimators of q(z) need a batch of at least 2 examples (another example "
+                         f"to estimate q(z) from), got {batch_size}; pass a batch of 2 or more examples")
     if dataset_size < batch_size:
         raise ValueError(f"dataset_size N = {dataset_size} is smaller than the batch ({batch_size}); pass the number "
                          f"of examples the batch was drawn from")
