@@ -132,16 +132,13 @@ def source_at(root: Path, origin: str) -> DeapSource:
     fix = "Fix: write it again with vaeinfo.data.deap.synthetic.make_synthetic, or delete the folder."
     try:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         meta = json.loads(manifest.read_text(encoding="utf-8"))
-        incomplete = meta.get("complete") is False
-        source = None if incomplete else DeapSource(root, origin, True, int(meta["n_trials"]),
-                                                    float(meta["video_s"]), int(meta["seed"]))
+        if meta.get("complete") is not False:
+            return DeapSource(root, origin, True, int(meta["n_trials"]), float(meta["video_s"]), int(meta["seed"]))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{manifest} is not a readable synthetic DEAP manifest ({type(exc).__name__}: {exc}). "
                         f"{fix}") from None
-    if incomplete:
-        raise DataError(f"{root} holds an incomplete synthetic DEAP set: writing it was interrupted ({MANIFEST} "
-                        f"says complete: false). {fix}")
-    return source
+    raise DataError(f"{root} holds an incomplete synthetic DEAP set: writing it was interrupted ({MANIFEST} says "
+                    f"complete: false). {fix}")
 
 
 def subject_of(path: Path) -> int:
