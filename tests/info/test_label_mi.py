@@ -28,6 +28,24 @@ def test_per_trial_sorts_each_id_column_in_its_own_dtype():
     np.testing.assert_allclose(lm.per_trial(values, subject, trial), [[4.0], [1.0], [15.0]])  # (s1,2) (s1,10) (s2,1)
 
 
+def test_per_trial_of_no_rows_is_empty():
+    """No rows: an empty index and no trials (the limit of the rule, not an error)."""
+    empty = np.array([], dtype=np.int64)
+    assert lm.trial_index(empty, empty).shape == (0,)
+    assert lm.per_trial(np.zeros((0, 3)), empty, empty).shape == (0, 3)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: lm.trial_index(np.array([1, 2]), np.array([1, 2, 3])), r"one entry per row, got shapes \(2,\) and \(3,\)"),
+    (lambda: lm.trial_index(np.ones((2, 2)), np.ones((2, 2))), r"must be 1-D"),
+    (lambda: lm.per_trial(np.zeros(3), np.array([1, 2]), np.array([1, 2])),
+     r"one row per \(subject, trial\) entry, 2, got 3"),
+])
+def test_trial_ids_of_the_wrong_shape_raise(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
 # ----------------------------------------------------------------------------- label_mi: known answers
 def _posterior(mu: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return mu, np.full_like(mu, 2 * math.log(sigma))

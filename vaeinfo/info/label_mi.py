@@ -52,10 +52,14 @@ def trial_index(subject: np.ndarray, trial: np.ndarray) -> np.ndarray:
     """Index (n_rows,) of each row's (subject, trial) pair among the distinct pairs sorted by subject, then trial.
 
     Each column is sorted in its own dtype (string subject IDs beside integer trials keep trials 2 < 10).
+    No rows give an empty index.
     """
-    subject_rank, trial_rank = (np.unique(np.asarray(ids), return_inverse=True)[1].reshape(-1)
-                                for ids in (subject, trial))
-    pair_rank = subject_rank * (trial_rank.max() + 1) + trial_rank
+    subject, trial = np.asarray(subject), np.asarray(trial)
+    if subject.ndim != 1 or subject.shape != trial.shape:
+        raise ValueError(f"subject and trial must be 1-D with one entry per row, got shapes {subject.shape} and "
+                         f"{trial.shape}")
+    (_, subject_rank), (trials, trial_rank) = (np.unique(ids, return_inverse=True) for ids in (subject, trial))
+    pair_rank = subject_rank.reshape(-1) * len(trials) + trial_rank.reshape(-1)
     return np.unique(pair_rank, return_inverse=True)[1].reshape(-1)
 
 
@@ -64,9 +68,12 @@ def per_trial(values: np.ndarray, subject: np.ndarray, trial: np.ndarray) -> np.
     (subject, trial)."""
     index = trial_index(subject, trial)
     values = np.asarray(values, dtype=np.float64)
-    sums = np.zeros((index.max() + 1, *values.shape[1:]))
+    if len(values) != len(index):
+        raise ValueError(f"values must have one row per (subject, trial) entry, {len(index)}, got {len(values)}")
+    counts = np.bincount(index)
+    sums = np.zeros((len(counts), *values.shape[1:]))
     np.add.at(sums, index, values)
-    return sums / np.bincount(index).reshape(-1, *([1] * (values.ndim - 1)))
+    return sums / counts.reshape(-1, *([1] * (values.ndim - 1)))
 
 
 def shuffled_trial_labels(y: np.ndarray, subject: np.ndarray, trial: np.ndarray,

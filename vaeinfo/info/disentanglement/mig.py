@@ -79,8 +79,7 @@ def mig(mu: Any, logvar: Any, factors: Any, *, factor_sizes: Any = None, method:
     Parameters
     ----------
     mu, logvar : (n, L) encoder means and log-variances of n points, L >= 2 codes.
-    factors : (n, K) integer ground-truth classes of the same points, each factor with >= 2 values and each
-        value held by >= 2 points.
+    factors : (n, K) integer ground-truth classes of the same points, each factor with >= 2 values.
     factor_sizes : (K,) numbers of values per factor; when given, H(v_k) = log |V_k| (factors uniform over a grid),
         else the empirical entropy of ``factors``.
     method : the mixture-entropy estimator of :func:`vaeinfo.info.mi.factor_mi`, a consistent one (``"grid"``,
@@ -141,16 +140,12 @@ def posterior_mi_matrix(mu: Any, logvar: Any, factors: Any, method: str = "grid"
     """(L, K) I(z_j; v_k) in nats between each stochastic code and each factor, from the Gaussian posteriors.
 
     Column k is :func:`vaeinfo.info.label_mi.label_mi` with the labels ``factors[:, k]`` (see the module docstring).
-    mu, logvar : (n, L); factors : (n, K) integer classes, each value held by >= 2 points.
+    mu, logvar : (n, L); factors : (n, K) integer classes (a value held by one point adds 0 to the conditional
+    term: that point's posterior is its own mixture).
     """
     mu, logvar = as_posterior(mu, logvar)
     factors = check_factors(factors, len(mu))
     check_varying(factors)
-    for k in range(factors.shape[1]):
-        values, counts = np.unique(factors[:, k], return_counts=True)
-        if (counts < 2).any():
-            raise ValueError(f"factor {k} has value(s) {values[counts < 2][:5].tolist()} held by a single point; "
-                             "the conditional mixture needs >= 2 points per value: use more points")
     return np.stack([label_mi(mu, logvar, factors[:, k], method) for k in range(factors.shape[1])], axis=1)
 
 
