@@ -146,6 +146,16 @@ def test_representatives_are_one_channel_per_member_with_signs_aligned_to_the_fi
         info = analysis.info[columns]
         assert np.all(np.diff(info) <= 0)  # members by decreasing information
         assert len(ens.hotspot_representatives(ensemble, analysis, h, limit=2)) == 2
+    for bad in (0, -1, 1.5):  # 0 was an IndexError, -1 silently dropped the last member
+        with pytest.raises(ValueError, match=rf"limit must be None or an integer >= 1 .*got {bad}"):
+            ens.hotspot_representatives(ensemble, analysis, 0, limit=bad)
+
+
+def test_hotspot_factor_nmi_without_hotspots_is_an_empty_table():
+    ensemble, _, _ = planted()
+    analysis = ens.analyse_channels(ensemble)
+    none = replace(analysis, hotspots=replace(analysis.hotspots, labels=np.full_like(analysis.hotspots.labels, -1)))
+    assert none.hotspots.count == 0 and none.hotspot_factor_nmi().shape == (0, 1)
 
 
 def test_flipping_one_members_channel_flips_only_its_sign():

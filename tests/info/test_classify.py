@@ -79,12 +79,50 @@ def test_probe_adam_gets_eps(monkeypatch):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"\(n, d\)"):
+    with pytest.raises(ValueError, match=r"\(n >= 1, d\) and labels \(n,\)"):
         train_probe(np.zeros((4, 2)), np.zeros(3, dtype=int))
     with pytest.raises(ValueError, match="NaN"):
         train_probe(np.full((4, 2), np.nan), np.zeros(4, dtype=int))
     with pytest.raises(ValueError, match=r"unknown probe init 'keras'; choose one of \('torch', 'glorot'\)"):
         train_probe(np.zeros((4, 2)), np.zeros(4, dtype=int), init="keras")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p: train_probe(np.zeros((40, 2)), np.tile([0.3, 0.9], 20)), r"labels must be integer class indices"),
+    (lambda p: train_probe(np.zeros((2, 2)), np.array([0, np.nan])), r"labels must be integer class indices"),
+    (lambda p: train_probe(np.zeros((2, 2)), np.array(["a", "b"])), r"labels must be integer class indices"),
+    (lambda p: train_probe(np.zeros((0, 2)), np.zeros(0, dtype=int)), r"features must be \(n >= 1, d\)"),
+    (lambda p: train_probe(np.zeros((2, 2)), np.array([0, 3]), n_classes=3), r"labels must lie in \[0, 3\)"),
+    (lambda p: train_probe(np.zeros((2, 2)), np.array([-1, 1])), r"labels must lie in \[0, 2\)"),
+    (lambda p: accuracy(p, np.zeros((40, 2)), np.tile([0.3, 0.9], 20)), r"labels must be integer class indices"),
+    (lambda p: accuracy(p, np.zeros((2, 2)), np.array([0, 2])), r"labels must lie in \[0, 2\)"),
+    (lambda p: accuracy(p, np.zeros((0, 2)), np.zeros(0, dtype=int)), r"features must be \(n >= 1, d\)"),
+    (lambda p: topk_classification(np.zeros((4, 2)), np.zeros(4), np.arange(4), np.arange(2), [-1]),
+     r"every k must be an integer >= 0"),
+])
+def test_labels_outside_the_classes_and_negative_k_raise(call, message):
+    """Float labels were truncated (0.3, 0.9 -> 0, accuracy 1.0), a label outside the classes was never predicted
+    or an IndexError, k = -1 kept d - 1 factors."""
+    probe = train_probe(np.zeros((4, 2)), np.array([0, 1, 0, 1]), epochs=0)
+    with pytest.raises(ValueError, match=message):
+        call(probe)
+
+
+def test_bool_labels_are_classes_0_and_1():
+    x, y = blobs(n=200)
+    probe = train_probe(x, y == 1, epochs=0, seed=0)
+    assert probe[2].out_features == 2 and 0 <= accuracy(probe, x, y == 1) <= 1
+
+
+def test_probe_leaves_the_global_rng_alone():
+    """Seeding the probe (seed=5) does not reset the caller's torch RNG: the next global draw is what it would
+    have been without the probe."""
+    x, y = blobs(n=20)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_probe(x, y, epochs=1, init="glorot", seed=5)
+    torch.testing.assert_close(torch.rand(3), expected, rtol=0, atol=0)
 
 
 # ----------------------------------------------------------------------------- leave-subjects-out classification

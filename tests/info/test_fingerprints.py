@@ -207,11 +207,33 @@ def test_a_channel_that_encodes_the_label_has_nmi_one_with_it():
     assert s.nmi[1, 2] < 0.05  # a channel unrelated to the label
 
 
-def test_a_channel_without_information_has_undefined_nmi():
-    mu = np.stack([np.zeros(30), np.arange(30.0)], axis=1)
-    s = fp.channel_similarity(mu, np.zeros_like(mu))
-    assert s.info[0] == pytest.approx(0.0, abs=1e-15) and np.isnan(s.nmi[0, 1]) and np.isnan(s.nmi[0, 0])
+@pytest.mark.parametrize("logvar", [0.0, -9.0, 3.7])
+def test_a_channel_without_information_has_undefined_nmi(logvar):
+    """Constant posteriors: every coefficient is exactly 1, so I = 0 and NMI is NaN, at any variance (at logvar -9
+    the coefficient's old form rounded to 1 - 2e-16 and gave NMI 1 with another constant channel)."""
+    mu = np.stack([np.zeros(30), np.arange(30.0), np.full(30, 2.0)], axis=1)
+    s = fp.channel_similarity(mu, np.full_like(mu, logvar))
+    assert s.info[0] == 0.0 and s.info[2] == 0.0
+    assert np.isnan(s.nmi[0, 1]) and np.isnan(s.nmi[0, 0]) and np.isnan(s.nmi[0, 2])
     assert fp.kept_channels(s.info).tolist() == [1]
+
+
+def test_nmi_needs_each_channels_entropy_positive():
+    """Two channels with H~ = 2 I_U - I_UU slightly negative (rounding): the product of the two is positive, but
+    NMI is undefined for each, not -1."""
+    info, joint = np.array([1e-16, 1e-16]), np.full((2, 2), 3e-16)
+    nmi, vi = fp.nmi_and_vi(info, joint)
+    assert np.isnan(nmi).all() and vi.shape == (2, 2)
+
+
+def test_nmi_and_vi_of_a_coarser_copy_of_a_channel():
+    """Channel V is channel U with its 4 classes merged in pairs (separated levels, equal class sizes): I_U = 2, I_V
+    = 1, I_UV = 2 bits, so NMI = (2 + 1 - 2) / sqrt(2 * 1) = 1/sqrt 2 and VI = 2 I_UV - I_UU - I_VV = 1 bit."""
+    u = np.repeat(np.arange(4), 25)
+    mu = np.stack([100.0 * u, 100.0 * (u // 2)], axis=1)
+    s = fp.channel_similarity(mu, np.zeros_like(mu))
+    assert s.info == pytest.approx([2.0, 1.0], abs=1e-12) and s.joint[0, 1] == pytest.approx(2.0, abs=1e-12)
+    assert s.nmi[0, 1] == pytest.approx(1 / math.sqrt(2), abs=1e-12) and s.vi[0, 1] == pytest.approx(1.0, abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- hotspots
@@ -280,6 +302,9 @@ def test_find_hotspots_rejects_bad_input():
         fp.find_hotspots(np.zeros((3, 3)), [0, 1])
     with pytest.raises(ValueError, match="K >= 2"):
         fp.find_hotspots(np.zeros((1, 1)), [0])
+    for bad in (0, 1, -5, 0.5, 2.0):  # was silently replaced by 2
+        with pytest.raises(ValueError, match=rf"min_samples must be an integer >= 2 .*got {bad}"):
+            fp.find_hotspots(np.zeros((3, 3)), [0, 1, 2], min_samples=bad)
 
 
 # ----------------------------------------------------------------------------- fusion
@@ -324,6 +349,15 @@ def test_fuse_and_information_reject_bad_input():
         fp.fuse(np.zeros((5, 5)))
     with pytest.raises(ValueError, match="no NaN"):
         fp.channel_info(np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match=r"at least one, got shape \(0, 5, 5\)"):
+        fp.fuse(np.zeros((0, 5, 5)))
+    with pytest.raises(ValueError, match=r"init_std > 0 .*init_std=0"):
+        fp.fuse(np.zeros((2, 5, 5)), similarity="nmi", init_std=0)
+    d = fp.fingerprint(100.0 * np.arange(6), np.zeros(6))  # six separated points: log2 6 bits
+    for bad in (np.exp(-d), np.triu(d)):  # a similarity instead of a distance; one triangle only
+        with pytest.raises(ValueError, match=r"symmetric with a zero diagonal"):
+            fp.channel_info(bad)
+    assert fp.channel_info(d) == pytest.approx(math.log2(6), abs=1e-12)  # the real fingerprint passes
     with pytest.raises(ValueError, match="one channel"):
         fp.fingerprint(np.zeros((4, 2)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="non-finite"):

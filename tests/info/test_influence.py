@@ -41,6 +41,16 @@ def test_percent_to_k_for_the_papers_128_factors():
         percent_to_k(101, 128)
 
 
+def test_percent_to_k_rounds_exact_halves_up():
+    """p % of d = k + 1/2 exactly gives k + 1 (floating point makes 0.58 * 25 = 14.499...); checked against integer
+    arithmetic, (2 p d + 100) // 200, for every integer p in [0, 100] and d <= 300."""
+    assert percent_to_k(58, 25) == 15 and percent_to_k(29, 50) == 15 and percent_to_k(50, 25) == 13
+    assert all(percent_to_k(p, d) == (2 * p * d + 100) // 200 for p in range(101) for d in range(301))
+    assert percent_to_k(12.5, 4) == 1  # 0.5 -> 1
+    with pytest.raises(ValueError, match=r"d \(the number of factors\) must be an integer >= 0, got -5"):
+        percent_to_k(50, -5)
+
+
 def test_percent_to_k_the_authors_way():
     """The authors' notebook zeroes int((1 - r) * 128) factors: 7, 6 and 2 kept at 5, 4 and 1 % (6, 5, 1 rounded)."""
     percents = (100, 50, 10, 7, 5, 4, 3, 2, 1, 0)
@@ -61,6 +71,7 @@ def test_ranking_agreement_counts_the_shared_top_k():
         ranking_agreement(a, b, [6])
     with pytest.raises(ValueError, match=r"same factors"):
         ranking_agreement(a, b[:4], [1])
+    assert ranking_agreement(a, b, (k for k in [2, 5])) == [2, 5]  # a generator of ks is read once
 
 
 @pytest.mark.parametrize("as_torch", [False, True])
@@ -77,8 +88,31 @@ def test_keep_top_k_zeroes_exactly_the_others(as_torch):
         keep_top_k(zz, np.arange(6), 7)
 
 
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_keep_top_k_zeroes_a_dropped_inf_and_checks_the_order(as_torch):
+    """A dropped factor becomes 0 whatever its value (inf * 0 would be NaN); an order that cannot supply k distinct
+    factors in [0, d) is refused instead of silently keeping fewer."""
+    z = np.array([[1.0, np.inf, np.nan]], dtype=np.float32)
+    zz = torch.from_numpy(z) if as_torch else z
+    out = np.asarray(keep_top_k(zz, np.array([0, 1, 2]), 1))
+    assert out.tolist() == [[1.0, 0.0, 0.0]]
+    for order in ([2], [0, 0, 1], [0, 3, 1], [-1, 0, 1]):
+        with pytest.raises(ValueError, match=r"order must rank the 3 factors"):
+            keep_top_k(zz, np.array(order), 2)
+
+
 def test_traversal_values_are_the_papers():
     np.testing.assert_allclose(traversal_values(), [-3.0, -2.4, -1.8, -1.2, -0.6, 0.0, 0.6, 1.2, 1.8, 2.4], atol=1e-12)
+
+
+def test_traversal_values_never_pass_stop():
+    """A step that does not divide the range stops below ``stop``; one that does ends on it despite rounding."""
+    np.testing.assert_allclose(traversal_values(0.0, 1.0, 0.35), [0.0, 0.35, 0.7], atol=1e-12)
+    assert len(traversal_values(-2.5, 2.5, 0.5)) == 11 and len(traversal_values(0.0, 0.3, 0.1)) == 4
+    assert traversal_values(1.0, 1.0, 0.5).tolist() == [1.0]
+    for start, stop, step in ((0.0, 1.0, 0.0), (0.0, 1.0, -0.5), (1.0, 0.0, 0.5), (0.0, 1.0, float("nan"))):
+        with pytest.raises(ValueError, match=r"a traversal needs step > 0 and stop >= start"):
+            traversal_values(start, stop, step)
 
 
 def test_traversal_latents_change_one_factor_per_row():

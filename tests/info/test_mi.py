@@ -202,7 +202,7 @@ def test_kt_bounds_on_a_subsample_depend_on_the_seed_only_when_subsampling():
 
 
 @pytest.mark.parametrize("method", ["kt_lower", "kt_upper"])
-@pytest.mark.parametrize("max_n", [0, 1, 2.5])
+@pytest.mark.parametrize("max_n", [0, 1, 2.5, 3.0])
 def test_kt_bounds_need_a_subsample_of_at_least_two_rows(method, max_n):
     # max_n = 0 divided by zero; max_n = 1 returned 0 for every factor, also from kt_upper (I = log 2 to 1e-5 here).
     mu, logvar = np.array([[-5.0], [5.0]]), np.zeros((2, 1))

@@ -59,6 +59,14 @@ def test_factor_mi_heatmaps_show_each_matrix_on_one_scale():
         vd.factor_mi_heatmaps({"a": a}, ["shape", "posX", "posY"])
 
 
+def test_factor_mi_heatmaps_scale_ignores_a_nan_matrix():
+    """An all-NaN matrix first (a model whose MI failed) must not make the shared scale NaN: 0 to 2.0 still."""
+    a = np.array([[0.5, 0.0], [0.1, 2.0]])
+    fig = vd.factor_mi_heatmaps({"failed": np.full((2, 2), np.nan), "a": a}, ["posX", "posY"], ncols=2)
+    meshes = [ax.collections[0] for ax in fig.axes if ax.get_title(loc="left") in ("failed", "a")]
+    assert len(meshes) == 2 and all(m.get_clim() == (0.0, 2.0) for m in meshes)
+
+
 def test_closed_form_scatter_puts_exact_on_x_and_the_closed_form_on_y():
     exact = {"m1": np.array([0.1, 1.0]), "m2": np.array([3.4])}
     gaussian = {"m1": np.array([0.2, 1.1]), "m2": np.array([6.4])}

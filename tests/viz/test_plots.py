@@ -49,6 +49,11 @@ def test_image_grid_rejects_bad_shapes(shape):
         plots.image_grid(np.zeros(shape))
 
 
+def test_image_grid_needs_one_title_per_image():
+    with pytest.raises(ValueError, match=r"one title per image \(3\), got 2"):
+        plots.image_grid(np.zeros((3, 1, 4, 4)), titles=["a", "b"])
+
+
 def test_labelled_grid_checks_labels():
     images = np.zeros((2, 3, 1, 4, 4))
     fig = plots.labelled_grid(images, ["a", "b"], ["1", "2", "3"])

@@ -272,8 +272,8 @@ class ChannelAnalysis:
 
     def hotspot_factor_nmi(self) -> np.ndarray:
         """(H, L) mean NMI between the channels of each hotspot and each label column: which factor a hotspot is."""
-        return np.array([self.factor_nmi[:, self.hotspots.channels(h)].mean(axis=1)
-                         for h in range(self.hotspots.count)]).reshape(self.hotspots.count, -1)
+        rows = [self.factor_nmi[:, self.hotspots.channels(h)].mean(axis=1) for h in range(self.hotspots.count)]
+        return np.array(rows).reshape(self.hotspots.count, len(self.factor_nmi))
 
 
 def analyse_channels(ensemble: Ensemble, *, threshold: float = fp.INFO_THRESHOLD_BITS, distance: str = "nmi",
@@ -301,6 +301,8 @@ def hotspot_representatives(ensemble: Ensemble, analysis: ChannelAnalysis, hotsp
     """One channel per member in a hotspot: (column of ``ensemble.mu``, sign) for its most informative channel
     there, members by decreasing information, at most ``limit``. The sign (+1/-1) aligns the channel with the
     first one (the sign of the correlation of their encoder means; NMI and VI ignore it)."""
+    if limit is not None and (int(limit) != limit or limit < 1):
+        raise ValueError(f"limit must be None or an integer >= 1 (members shown per hotspot), got {limit!r}")
     columns = analysis.kept[analysis.hotspots.channels(hotspot)]
     columns = columns[np.argsort(-analysis.info[columns], kind="stable")]
     first = {}

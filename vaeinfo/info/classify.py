@@ -56,20 +56,19 @@ def train_probe(
     init : initial weights, ``"torch"`` or ``"glorot"`` (module docstring).
     seed : seeds the initial weights and the batch order; the same seed gives the same probe on CPU.
     """
-    x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"features must be (n, d) and labels (n,), got {tuple(x.shape)} and {tuple(y.shape)}")
+    x, y = _features_and_labels(features, labels)
     if not torch.isfinite(x).all():
         raise ValueError("features contain NaN or inf; check the encoder outputs")
     if init not in PROBE_INITS:
         raise ValueError(f"unknown probe init {init!r}; choose one of {PROBE_INITS}")
     n_classes = int(y.max()) + 1 if n_classes is None else n_classes
+    _check_classes(y, n_classes)
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
-    if init == "glorot":
-        glorot_init(model)
+    with torch.random.fork_rng(devices=[]):  # seeds the initial weights without resetting the caller's global RNG
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+        if init == "glorot":
+            glorot_init(model)
     opt = torch.optim.Adam(model.parameters(), lr=lr, eps=eps)
     loss_fn = nn.CrossEntropyLoss()
     for _ in range(epochs):
@@ -78,6 +77,25 @@ def train_probe(
             loss_fn(model(x[idx]), y[idx]).backward()
             opt.step()
     return model.eval()
+
+
+def _features_and_labels(features: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, d) float32 features and (n,) int64 labels (bool: 0, 1), n >= 1; ValueError for other shapes or labels
+    that are not whole numbers."""
+    x, y = torch.as_tensor(np.asarray(features), dtype=torch.float32), np.asarray(labels)
+    if x.ndim != 2 or y.shape != (x.shape[0],) or len(y) == 0:
+        raise ValueError(f"features must be (n >= 1, d) and labels (n,), got {tuple(x.shape)} and {y.shape}")
+    if y.dtype != bool and (not np.issubdtype(y.dtype, np.number) or not np.array_equal(y, np.round(y))):
+        raise ValueError(f"labels must be integer class indices, got dtype {y.dtype} (e.g. {y[:3].tolist()}); "
+                         "map the classes to 0, 1, ... first")
+    return x, torch.as_tensor(y.astype(np.int64))
+
+
+def _check_classes(y: torch.Tensor, n_classes: int) -> None:
+    """Raise unless every label lies in [0, n_classes)."""
+    if int(y.min()) < 0 or int(y.max()) >= n_classes:
+        raise ValueError(f"labels must lie in [0, {n_classes}) (the probe's classes), got {int(y.min())} ... "
+                         f"{int(y.max())}")
 
 
 def glorot_init(model: nn.Module) -> None:
@@ -90,15 +108,18 @@ def glorot_init(model: nn.Module) -> None:
 
 
 def accuracy(model: nn.Module, features: np.ndarray, labels: np.ndarray, keep: np.ndarray | None = None) -> float:
-    """Fraction of correct predictions with every factor outside ``keep`` set to 0 (all kept when None)."""
-    x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    """Fraction of correct predictions with every factor outside ``keep`` set to 0 (all kept when None).
+
+    features : (n, d); labels : (n,) integer class indices in [0, the probe's number of outputs)."""
+    x, y = _features_and_labels(features, labels)
     if keep is not None:
         mask = torch.zeros(x.shape[1], dtype=torch.bool)
         mask[torch.as_tensor(np.asarray(keep, dtype=np.int64))] = True
         x = x * mask
     with torch.inference_mode():
-        return float((model(x).argmax(dim=1) == y).double().mean())
+        logits = model(x)
+    _check_classes(y, logits.shape[1])
+    return float((logits.argmax(dim=1) == y).double().mean())
 
 
 def leave_subjects_out_predict(z: np.ndarray, y: np.ndarray, subject: np.ndarray, *, n_folds: int | None = None,
@@ -134,6 +155,8 @@ def topk_classification(z: np.ndarray, y: np.ndarray, subject: np.ndarray, order
     predictions (balanced accuracy: the mean recall of the two classes; 0.5 is chance for any class balance).
     """
     z = np.asarray(z)
+    if any(int(k) != k or k < 0 for k in ks):
+        raise ValueError(f"every k must be an integer >= 0 (factors kept), got {list(ks)}")
     ks = [min(int(k), z.shape[1]) for k in ks]
     scores = {"k": ks, "balanced_accuracy": [], "accuracy": []}
     for k in ks:

@@ -108,7 +108,8 @@ class ELBODecomposition:
     total_correlation : TC = KL(q(z) || prod_h q(z_h)), Monte Carlo (:func:`total_correlation`).
     marginal_kl : sum_h KL(q(z_h) || N(0, 1)), Chen et al.'s "dimension-wise KL" (not :func:`.mi.bounds.dimwise_kl`,
         which is E_x KL(q(z_h|x) || N(0, 1)) per factor).
-    stderr : the Monte-Carlo standard error of ``total_correlation``, and so of ``index_code_mi``.
+    stderr : the Monte-Carlo standard error of ``total_correlation`` (and so of ``index_code_mi`` with the grid
+        or quadrature; with ``method="mc"`` the per-factor estimates add their own, see :func:`.mi.mc_mi`).
     factors : the per-factor terms behind ``index_code_mi`` and ``marginal_kl`` (:class:`KLDecomposition`).
     n_samples : samples of z behind ``total_correlation``.
     """
@@ -139,9 +140,12 @@ def elbo_decomposition(mu: Any, logvar: Any, method: str = "grid", n_samples: in
     ----------
     mu, logvar : (N, d) encoder outputs for every example of the data set.
     method : the consistent estimator of the per-factor terms: ``"grid"``, ``"mc"`` or ``"quad"``.
-    n_samples, seed, chunk : of the total correlation (:func:`total_correlation`). Time O(n_samples N d).
+    n_samples, seed, chunk : of the total correlation (:func:`total_correlation`), and with ``method="mc"`` of the
+        per-factor estimates too (each starts from ``seed``). Time O(n_samples N d).
     **options : of ``method`` (see :func:`vaeinfo.info.mi.factor_mi`).
     """
+    if method == "mc":
+        options = {"n_samples": n_samples, "seed": seed, "chunk": chunk, **options}
     factors = kl_decomposition(mu, logvar, method, **options)
     tc = total_correlation(mu, logvar, n_samples, seed, chunk)
     total = float(tc.value)

@@ -179,9 +179,10 @@ def nmi_and_vi(info: np.ndarray, joint: np.ndarray) -> tuple[np.ndarray, np.ndar
     info, joint = np.asarray(info, dtype=np.float64), np.asarray(joint, dtype=np.float64)
     self_joint = np.diag(joint)
     entropy = 2.0 * info - self_joint  # H~(U) >= 0 (module docstring)
+    valid = entropy > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         denominator = np.sqrt(np.outer(entropy, entropy))
-        nmi = np.where(denominator > 0, (info[:, None] + info[None, :] - joint) / denominator, np.nan)
+        nmi = np.where(valid[:, None] & valid[None, :], (info[:, None] + info[None, :] - joint) / denominator, np.nan)
     vi = 2.0 * joint - self_joint[:, None] - self_joint[None, :]
     return nmi, vi
 
@@ -201,7 +202,7 @@ def channel_similarity(mu: Any, logvar: Any, labels: Any = None, *, chunk_bytes:
 
     Cost: time O(N^2 K^2) multiply-adds (BLAS) plus O(N^2 K) exponentials; memory O(K^2) for the results plus
     about ``chunk_bytes`` for a block of points (at least one point: ~6 N K + K^2 float64). Example: N = 1,000
-    and K = 500 is 2.5e11 multiply-adds (tens of seconds on 2 CPU cores) in 256 MiB blocks of ~15 points; the
+    and K = 500 is 2.5e11 multiply-adds (tens of seconds on 2 CPU cores) in 256 MiB blocks of ~10 points; the
     authors' approach stores every fingerprint first (K N^2 floats: 4 GB).
 
     Parameters
@@ -335,8 +336,11 @@ def find_hotspots(distance: np.ndarray, members: Any, *, min_samples: int | None
     if not np.all(np.isfinite(dist)) or dist.min() < 0 or not np.allclose(dist, dist.T) or np.any(np.diag(dist)):
         raise ValueError("distance must be finite, >= 0, symmetric with a zero diagonal: build it with "
                          "similarity_distance")
+    if min_samples is not None and (not isinstance(min_samples, (int, np.integer)) or min_samples < 2):
+        raise ValueError(f"min_samples must be an integer >= 2 (channels in a hotspot's core), got {min_samples!r}; "
+                         "None scales it to the ensemble size")
     samples = optics_min_samples(len(np.unique(members))) if min_samples is None else int(min_samples)
-    samples = max(2, min(samples, len(dist)))
+    samples = min(samples, len(dist))
     fit = OPTICS(min_samples=samples, metric="precomputed", xi=xi, cluster_method="xi").fit(dist)
     raw = fit.labels_
     first_seen = [lab for lab in dict.fromkeys(raw[fit.ordering_]) if lab >= 0]
@@ -443,8 +447,9 @@ def fuse(distances: Any, *, dim: int = 1, similarity: str = "vi", steps: int = 2
         raise ValueError(f"unknown similarity {similarity!r}; choose one of {SIMILARITIES}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
-    if dim < 1 or steps < 1 or not lr > 0:
-        raise ValueError(f"need dim >= 1, steps >= 1 and lr > 0, got dim={dim}, steps={steps}, lr={lr}")
+    if dim < 1 or steps < 1 or not lr > 0 or not init_std > 0:
+        raise ValueError(f"need dim >= 1, steps >= 1, lr > 0 and init_std > 0 (all means 0 is a stationary point), "
+                         f"got dim={dim}, steps={steps}, lr={lr}, init_std={init_std}")
     n = d.shape[-1]
     target = torch.as_tensor(d, dtype=torch.float64)
     info_u, info_uu = _info_nats(target), _info_nats(2.0 * target)  # constants of the objective
@@ -502,7 +507,7 @@ def _coefficients(mu: np.ndarray, logvar: np.ndarray, labels: np.ndarray | None,
     b *= -0.25
     b /= var_sum
     np.exp(b, out=b)
-    b *= np.sqrt(2.0 * np.exp(0.5 * logvar[rows])[:, :, None] * np.exp(0.5 * logvar).T[None] / var_sum)
+    b *= np.sqrt(2.0 * np.exp(0.5 * (logvar[rows][:, :, None] + logvar.T[None])) / var_sum)  # exactly 1 for i = j
     if labels is not None and labels.shape[1]:
         same = (labels[rows][:, :, None] == labels.T[None]).astype(np.float64)  # (r, L, N)
         b = np.concatenate([b, same], axis=1)
@@ -541,12 +546,18 @@ def _one_channel(mu: Any, logvar: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_distances(distances: Any) -> np.ndarray:
-    """(..., N, N) float64 fingerprints, entries >= 0 or +inf (ValueError otherwise)."""
+    """(..., N, N) float64 fingerprints: entries >= 0 or +inf, a zero diagonal and symmetric, both to rounding
+    (ValueError otherwise)."""
     d = distances.detach().cpu().double().numpy() if isinstance(distances, torch.Tensor) else \
         np.asarray(distances, dtype=np.float64)
-    if d.ndim < 2 or d.shape[-1] != d.shape[-2] or d.shape[-1] < 2:
-        raise ValueError(f"fingerprints are (..., N, N) with N >= 2, got shape {d.shape}")
+    if d.ndim < 2 or d.shape[-1] != d.shape[-2] or d.shape[-1] < 2 or d.size == 0:
+        raise ValueError(f"fingerprints are (..., N, N) with N >= 2, at least one, got shape {d.shape}")
     if np.isnan(d).any() or (d < 0).any() or np.isneginf(d).any():
         raise ValueError("fingerprints must be Bhattacharyya distances: >= 0 (or +inf), no NaN; build them with "
                          "fingerprint() or label_fingerprint()")
+    if np.abs(np.diagonal(d, axis1=-2, axis2=-1)).max() > 1e-9 or not np.allclose(d, np.swapaxes(d, -1, -2),
+                                                                                   rtol=1e-9, atol=1e-12):
+        raise ValueError("fingerprints must be Bhattacharyya distances D(i, j) between the N points' posteriors: "
+                         "symmetric with a zero diagonal (a similarity exp(-D) or a triangle is not one); build them "
+                         "with fingerprint() or label_fingerprint()")
     return d

@@ -8,6 +8,9 @@ of 0.6 around the encoder mean of a validation image.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import torch
 
@@ -41,14 +44,18 @@ def percent_to_k(percent: float, d: int, rounding: str = "round") -> int:
     ``rounding`` (one of :data:`K_ROUNDINGS`): ``"round"`` rounds r * d half up (10 % of 128 -> 13, 5 % -> 6,
     1 % -> 1); ``"authors"`` is the authors' notebook, which zeroes the int((1 - r) * d) lowest factors and so
     keeps d - int((1 - r) * d) (10 % -> 13, 5 % -> 7, 1 % -> 2), with r = percent / 100 in floating point.
+    ``"round"`` is exact (rational arithmetic): 58 % of 25 = 14.5 -> 15, where floating point gives 14.4999...
     """
     if not 0 <= percent <= 100:
         raise ValueError(f"percent must lie in [0, 100], got {percent}")
+    if int(d) != d or d < 0:
+        raise ValueError(f"d (the number of factors) must be an integer >= 0, got {d!r}")
+    d = int(d)
     if rounding not in K_ROUNDINGS:
         raise ValueError(f"unknown k rounding {rounding!r}; choose one of {K_ROUNDINGS}")
     if rounding == "authors":
         return d - int((1 - percent / 100) * d)
-    return int(np.floor(percent / 100 * d + 0.5))
+    return math.floor(Fraction(percent) * d / 100 + Fraction(1, 2))
 
 
 def ranking_agreement(order_a: np.ndarray, order_b: np.ndarray, ks) -> list[int]:
@@ -57,29 +64,37 @@ def ranking_agreement(order_a: np.ndarray, order_b: np.ndarray, ks) -> list[int]
     order_a, order_b : (d,) factor indices by decreasing score (e.g. :func:`rank_factors` of two MI estimates).
     ks : numbers of top factors compared, each in [0, d]. Returns one int in [0, k] per k.
     """
-    a, b = np.asarray(order_a, dtype=np.int64), np.asarray(order_b, dtype=np.int64)
+    a, b, ks = np.asarray(order_a, dtype=np.int64), np.asarray(order_b, dtype=np.int64), list(ks)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"two rankings of the same factors are (d,) arrays, got {a.shape} and {b.shape}")
     if any(not 0 <= k <= len(a) for k in ks):
-        raise ValueError(f"every k must lie in [0, {len(a)}], got {list(ks)}")
+        raise ValueError(f"every k must lie in [0, {len(a)}], got {ks}")
     return [len(set(a[:k].tolist()) & set(b[:k].tolist())) for k in ks]
 
 
 def keep_top_k(z: torch.Tensor | np.ndarray, order: np.ndarray, k: int):
-    """Copy of ``z`` (n, d) with every factor except ``order[:k]`` set to the prior mean 0."""
+    """Copy of ``z`` (n, d) with every factor except ``order[:k]`` set to the prior mean 0 (whatever its value,
+    inf or NaN included). order : factor indices by decreasing influence, its first k distinct and in [0, d)."""
     d = z.shape[-1]
     if not 0 <= k <= d:
         raise ValueError(f"k must lie in [0, {d}], got {k}")
+    kept = np.asarray(order, dtype=np.int64).reshape(-1)[:k]
+    if len(kept) < k or len(np.unique(kept)) < k or (kept < 0).any() or (kept >= d).any():
+        raise ValueError(f"order must rank the {d} factors (distinct indices in [0, {d})) to keep its top {k}, got "
+                         f"{np.asarray(order).reshape(-1)[:k].tolist()}")
     mask = np.zeros(d, dtype=bool)
-    mask[np.asarray(order[:k], dtype=np.int64)] = True
+    mask[kept] = True
     if isinstance(z, torch.Tensor):
-        return z * torch.as_tensor(mask, dtype=z.dtype, device=z.device)
+        return torch.where(torch.as_tensor(mask, device=z.device), z, torch.zeros((), dtype=z.dtype, device=z.device))
     return np.where(mask, z, 0.0).astype(np.asarray(z).dtype)
 
 
 def traversal_values(start: float = -3.0, stop: float = 2.4, step: float = 0.6) -> np.ndarray:
-    """The traversal grid start, start+step, ..., stop (inclusive): the paper's -3.0 ... 2.4 (10 values)."""
-    n = int(round((stop - start) / step)) + 1
+    """The traversal grid start, start + step, ... up to stop (included when the step divides the range, to 1e-9
+    of a step): the paper's -3.0 ... 2.4 (10 values). ValueError unless step > 0 and stop >= start."""
+    if not step > 0 or not stop >= start:
+        raise ValueError(f"a traversal needs step > 0 and stop >= start, got start {start}, stop {stop}, step {step}")
+    n = math.floor((stop - start) / step + 1e-9) + 1
     return start + step * np.arange(n)
 
 

@@ -76,7 +76,8 @@ def factor_mi_heatmaps(matrices: dict[str, np.ndarray], factor_names, ncols: int
     for name, m in arrays.items():
         if m.ndim != 2 or m.shape[1] != len(factor_names):
             raise ValueError(f"matrix {name!r} must be (L, {len(factor_names)}) (one column per factor), got {m.shape}")
-    top = max((float(np.nanmax(m)) for m in arrays.values()), default=1.0) or 1.0
+    finite = np.concatenate([m[np.isfinite(m)] for m in arrays.values()] + [np.zeros(0)])
+    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0  # NaN cells (e.g. a failed model) ignored
     rows = max((m.shape[0] for m in arrays.values()), default=1)
     fig, axes = _panel_grid(len(arrays), ncols, (3.5, 0.24 * rows + 1.0))
     ncols = axes.shape[1]

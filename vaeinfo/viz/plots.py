@@ -26,6 +26,8 @@ def image_grid(images: torch.Tensor | np.ndarray, ncols: int = 8, titles: list[s
     if arr.ndim != 4 or arr.shape[1] not in (1, 3):
         raise ValueError(f"image_grid expects (n, C, H, W) with C = 1 or 3, got shape {arr.shape}")
     n = arr.shape[0]
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"titles must give one title per image ({n}), got {len(titles)}")
     nrows = max(1, -(-n // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell_inches, nrows * cell_inches), squeeze=False)
     for k, ax in enumerate(axes.flat):

@@ -64,7 +64,7 @@ def _pairwise_mi(mu, logvar, distance, max_n, seed, chunk) -> np.ndarray:
 
     Raises ValueError unless ``max_n`` is an integer >= 2 (a subsample of one row would give 0, no bound).
     """
-    if int(max_n) != max_n or max_n < 2:
+    if not isinstance(max_n, (int, np.integer)) or max_n < 2:
         raise ValueError(f"max_n must be an integer >= 2 (rows in the pairwise bound's subsample), got {max_n!r}")
     n_total, d = mu.shape
     if n_total > max_n:
