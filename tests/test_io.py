@@ -79,6 +79,23 @@ def test_display_path_writes_no_local_folder_where_it_can(tmp_path, monkeypatch)
     assert display_path(data / "celeba") == str(data / "celeba")  # tmp_path is beside repo, not under its parent
 
 
+def test_display_path_matches_a_symlinked_or_dotted_variable(tmp_path, monkeypatch):
+    """$VAEINFO_CACHE a symlink and $VAEINFO_DATA a relative path with '..': the loaders pass resolved paths, which
+    must still print as "$VAR/..." (they printed this machine's absolute folders)."""
+    from vaeinfo.io import display_path
+
+    real_cache, real_data, work = tmp_path / "real_cache", tmp_path / "shared" / "data", tmp_path / "repo" / "nb"
+    for folder in (real_cache, real_data, work):
+        folder.mkdir(parents=True)
+    (tmp_path / "link_cache").symlink_to(real_cache)
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("VAEINFO_CACHE", str(tmp_path / "link_cache"))
+    monkeypatch.setenv("VAEINFO_DATA", "../../shared/data")
+    assert display_path(real_cache / "models" / "mlp-abc") == "$VAEINFO_CACHE/models/mlp-abc"
+    assert display_path(tmp_path / "link_cache" / "models") == "$VAEINFO_CACHE/models"
+    assert display_path(real_data.resolve() / "deap") == "$VAEINFO_DATA/deap"
+
+
 def test_torch_threads_sets_the_count_inside_and_restores_it_after():
     import torch
 

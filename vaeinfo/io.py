@@ -9,9 +9,11 @@ temporary file in the destination folder, flushed to disk, then moved over the t
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -58,6 +60,9 @@ def _file_mode(target: Path) -> int:
 CACHE_ENV = "VAEINFO_CACHE"
 
 
+SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/]+|[^\s/:]+:\d+")  # tcp://HOST[:PORT] or HOST:PORT
+
+
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """The cache folder (trained models, decoded images): explicit argument > ``$VAEINFO_CACHE`` > ``~/.cache/vaeinfo``."""
     if cache_dir is not None and str(cache_dir) != "":
@@ -73,13 +78,17 @@ def display_path(path: str | os.PathLike) -> str:
     The first rule that applies: under ``$VAEINFO_DATA`` -> ``"$VAEINFO_DATA/..."``; under ``$VAEINFO_CACHE`` ->
     ``"$VAEINFO_CACHE/..."``; under the current folder -> relative to it; under a parent of it up to the
     repository's root level (``..``) -> ``"../..."``; under the home folder -> ``"~/..."``; otherwise absolute.
+    The two variables match as given and resolved (a symlink, or a relative path with ``..``, still matches the
+    resolved paths the loaders pass).
     """
     target = Path(path).expanduser().absolute()
     for var in ("VAEINFO_DATA", CACHE_ENV):
         if os.environ.get(var):
-            root = Path(os.environ[var]).expanduser().absolute()
-            if target.is_relative_to(root):
-                return "/".join([f"${var}", *target.relative_to(root).parts])
+            given = Path(os.environ[var]).expanduser()
+            for root, found in itertools.product(dict.fromkeys((given.absolute(), given.resolve())),
+                                                 dict.fromkeys((target, target.resolve()))):
+                if found.is_relative_to(root):
+                    return "/".join([f"${var}", *found.relative_to(root).parts])
     cwd = Path.cwd()
     for prefix, root in (("", cwd), ("../", cwd.parent)):
         if target.is_relative_to(root) and root != Path(root.anchor):

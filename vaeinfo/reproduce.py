@@ -43,7 +43,7 @@ import yaml
 
 from .data import ENV_VAR, DataError, resolve_data_dir
 from .data.inventory import Inventory, take_inventory
-from .io import atomic_write_text
+from .io import SCHEDULER_ADDRESS, atomic_write_text
 from .results import update_readme, update_references
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +51,6 @@ RESERVED = ("executed", "results", "local")  # folders of figures/ that are not 
 REFERENCES = REPO / "params" / "references" / "authors.yaml"  # the numbers of the README paper-vs-here table
 INJECTED = ("download", "out_dir", "interactive", "scheduler", "workers")  # set by the driver (the last two may
 # also come from a profile), passed only to the notebooks that declare them
-SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/]+|[^\s/:]+:\d+")  # tcp://HOST[:PORT] or HOST:PORT
 
 
 @dataclass

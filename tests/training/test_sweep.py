@@ -207,6 +207,9 @@ def test_failures_are_listed_with_their_configs_and_the_rest_kept(tmp_path, caps
     ({"workers": 2, "scheduler": "tcp://h:1"}, "workers= sizes a local cluster"),
     ({"on_error": "ignore"}, "on_error must be one of"),
     ({"validation": "validation"}, "validation must be a vaeinfo.data.spec.DataSpec"),
+    ({"scheduler": ""}, "scheduler= takes a Dask scheduler address such as tcp://HOST:8786, got ''"),
+    ({"scheduler": "127.0.0.1:notaport"}, "such as tcp://HOST:8786, got '127.0.0.1:notaport'"),
+    ({"scheduler": 8786}, "such as tcp://HOST:8786, got 8786"),
 ])
 def test_bad_arguments_are_one_clear_error_before_anything_runs(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -53,7 +53,7 @@ from pathlib import Path
 import torch
 
 from ..data.spec import DataSpec
-from ..io import available_cpus, progress_bar, resolve_cache_dir, torch_threads
+from ..io import SCHEDULER_ADDRESS, available_cpus, progress_bar, resolve_cache_dir, torch_threads
 from ..models.contract import VAEModel
 from .checkpoint import cache_key, load_model
 from .train import train
@@ -349,6 +349,8 @@ def _check_arguments(configs: list, data_spec, validation, client, scheduler, wo
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     if client is not None and scheduler is not None:
         raise ValueError("give client= or scheduler=, not both (a client is already connected to its scheduler)")
+    if scheduler is not None and not (isinstance(scheduler, str) and SCHEDULER_ADDRESS.fullmatch(scheduler)):
+        raise ValueError(f"scheduler= takes a Dask scheduler address such as tcp://HOST:8786, got {scheduler!r}")
     if workers is not None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive number of worker processes or None, got {workers!r}")
