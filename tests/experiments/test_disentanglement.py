@@ -148,6 +148,21 @@ def test_the_models_train_through_the_sweep_runner_on_the_documented_images(tiny
     assert exp.train_source == data.source
 
 
+def test_the_workers_load_their_images_through_the_given_cache_folder(tmp_path, monkeypatch):
+    """With cache_dir given, the workers' DataSpec passes it to load_dsprites (they built a second pixel cache under
+    $VAEINFO_CACHE or ~/.cache, and failed where that is read-only); None leaves each worker's own default."""
+    import vaeinfo.data.spec as spec_module
+
+    settings = dx.DSpritesSettings(**TINY)
+    assert settings.data_spec().kwargs == {"uint8": True}
+    spec = settings.data_spec("/data", tmp_path)
+    assert spec.kwargs == {"uint8": True, "cache_dir": str(tmp_path)} and spec.data_dir == "/data"
+    seen = {}
+    monkeypatch.setattr(spec_module, "load_dsprites", lambda n, data_dir, **kw: seen.update(kw, n=n) or "images")
+    assert spec.load() == "images" and seen == {"n": 300, "uint8": True, "cache_dir": str(tmp_path),
+                                                "progress": False}
+
+
 def test_metric_sizes_beyond_the_evaluation_set_are_refused():
     with pytest.raises(ValueError, match="raise n_eval"):
         dx.MetricSettings(n_eval=100, n_fit=80, n_test=40).check(100)

@@ -32,7 +32,7 @@ class DataSpec:
     ----------
     dataset : a name in :data:`LOADERS`: ``"mnist"`` (the paper's split, :func:`vaeinfo.data.mnist.load_mnist`) or
         ``"digits"`` (scikit-learn's 8x8 digits, :func:`vaeinfo.data.mnist.load_digits`) or ``"dsprites"``
-        (:func:`vaeinfo.data.dsprites.load_dsprites`; options ``seed``, ``source``, ``uint8``).
+        (:func:`vaeinfo.data.dsprites.load_dsprites`; options ``seed``, ``source``, ``uint8``, ``cache_dir``).
     split : ``"train"``, ``"validation"`` or ``"test"`` (checked by the loader).
     data_dir : the data folder, made absolute here; None: the loading process resolves it by the usual rules
         (``$VAEINFO_DATA``, else ``./data``, :func:`vaeinfo.data.resolve_data_dir`) -- on a cluster, each worker
@@ -141,5 +141,5 @@ def _dsprites(spec: DataSpec) -> ImageData:
 LOADERS: dict[str, Loader] = {
     "mnist": Loader(_mnist),
     "digits": Loader(_digits),
-    "dsprites": Loader(_dsprites, options=("seed", "source", "uint8")),
+    "dsprites": Loader(_dsprites, options=("seed", "source", "uint8", "cache_dir")),
 }

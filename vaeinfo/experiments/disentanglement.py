@@ -144,11 +144,12 @@ class DSpritesSettings:
         """Every (objective, β, seed), objective slowest, seed fastest."""
         return [(o, float(b), int(s)) for o in self.objectives for b in self.betas for s in self.seeds]
 
-    def data_spec(self, data_dir=None) -> DataSpec:
-        """What a sweep's workers load: ``load_dsprites(n_train, data_dir, uint8=True)`` (seed 0; data_dir None:
-        each worker's own ``$VAEINFO_DATA``)."""
+    def data_spec(self, data_dir=None, cache_dir=None) -> DataSpec:
+        """What a sweep's workers load: ``load_dsprites(n_train, data_dir, uint8=True, cache_dir=cache_dir)`` (seed 0;
+        data_dir / cache_dir None: each worker's own ``$VAEINFO_DATA`` / ``$VAEINFO_CACHE``)."""
+        options = {"uint8": True} if cache_dir is None else {"uint8": True, "cache_dir": str(cache_dir)}
         return DataSpec("dsprites", "train", None if data_dir is None else str(data_dir), self.n_train,
-                        options={"uint8": True})
+                        options=options)
 
     def describe(self) -> str:
         """E.g. ``"10,000 images, MLP 4096-1200-1200, d = 10, 50 epochs, batch 2048, β annealed over 7000 steps"``."""
@@ -229,9 +230,8 @@ def train_models(settings: DSpritesSettings, *, data_dir=None, scheduler: str | 
     :func:`~vaeinfo.training.sweep.run_many` (``scheduler``/``workers`` as there), in the order of
     :meth:`DSpritesSettings.grid`; the workers load ``load_dsprites(settings.n_train, data_dir, uint8=True)``."""
     grid = settings.grid()
-    runs = run_many([settings.config(*entry) for entry in grid], settings.data_spec(data_dir), scheduler=scheduler,
-                    workers=workers,
-                    cache_dir=cache_dir)
+    runs = run_many([settings.config(*entry) for entry in grid], settings.data_spec(data_dir, cache_dir),
+                    scheduler=scheduler, workers=workers, cache_dir=cache_dir)
     return [TrainedModel(*entry, run.config, run.key, run.history, run.cached, run.model(), DataSource(**run.source))
             for entry, run in zip(grid, runs)]
 

@@ -197,7 +197,7 @@ def train_dsprites_ensemble(settings: EnsembleSettings, training: DSpritesSettin
     training = replace(training, betas=(settings.beta,), seeds=seeds, latent_dim=settings.latent_dim,
                        objectives=("beta_vae",))
     settings = replace(settings, epochs=training.epochs, likelihood="bernoulli")
-    spec = training.data_spec(data_dir)
+    spec = training.data_spec(data_dir, cache_dir)
     runs = run_many([training.config("beta_vae", settings.beta, s) for s in seeds], spec, scheduler=scheduler,
                     workers=workers, cache_dir=cache_dir)
     models = [run.model() for run in runs]
