@@ -60,7 +60,8 @@ def _file_mode(target: Path) -> int:
 CACHE_ENV = "VAEINFO_CACHE"
 
 
-SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/]+|[^\s/:]+:\d+")  # tcp://HOST[:PORT] or HOST:PORT
+# A Dask scheduler address: tcp://HOST[:PORT] (any scheme) or HOST:PORT.
+SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/]+|[^\s/:]+:\d+")
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
