@@ -12,6 +12,7 @@ import logging
 import os
 import pickle
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -199,6 +200,20 @@ def test_failures_are_listed_with_their_configs_and_the_rest_kept(tmp_path, caps
     assert '"lr": 1000000.0' in message and "run 1: config" in message and "run 2: config" in message
     assert "TrainingDivergedError" in message and "latent_dim" in message and "on_error='keep'" in message
     assert raised.value.results[0].ok and raised.value.results[0].cached  # the finished run was not retrained
+
+
+def test_a_corrupt_checkpoint_in_a_sweep_says_the_fix_a_sweep_can_follow(tmp_path):
+    """train()'s fix "pass force=True" is not an argument of run_many: the sweep's error adds deleting the folder,
+    after which the same sweep retrains that run."""
+    run = train(tiny(0, epochs=1), DIGITS.load(), cache_dir=tmp_path, progress=False)
+    (run.path / CHECKPOINT).write_bytes(b"not a checkpoint")
+    [failed] = run_many([tiny(0, epochs=1)], DIGITS, workers=1, cache_dir=tmp_path, on_error="keep", progress=False)
+    assert failed.error.startswith("CheckpointError:") and "truncated or corrupt" in failed.error
+    assert failed.error.endswith("In a sweep: delete that run's folder and run the sweep again (it retrains that run "
+                                 "only)") and failed.path == run.path
+    shutil.rmtree(failed.path)
+    [again] = run_many([tiny(0, epochs=1)], DIGITS, workers=1, cache_dir=tmp_path, progress=False)
+    assert again.ok and not again.cached and again.key == run.key
 
 
 @pytest.mark.parametrize("kwargs, message", [
