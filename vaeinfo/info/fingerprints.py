@@ -555,8 +555,9 @@ def _check_distances(distances: Any) -> np.ndarray:
     if np.isnan(d).any() or (d < 0).any() or np.isneginf(d).any():
         raise ValueError("fingerprints must be Bhattacharyya distances: >= 0 (or +inf), no NaN; build them with "
                          "fingerprint() or label_fingerprint()")
-    if np.abs(np.diagonal(d, axis1=-2, axis2=-1)).max() > 1e-9 or not np.allclose(d, np.swapaxes(d, -1, -2),
-                                                                                   rtol=1e-9, atol=1e-12):
+    square = d.reshape(-1, *d.shape[-2:])  # one fingerprint at a time: no copy of the whole stack
+    if np.abs(np.diagonal(d, axis1=-2, axis2=-1)).max() > 1e-9 or not all(
+            np.allclose(m, m.T, rtol=1e-9, atol=1e-12) for m in square):
         raise ValueError("fingerprints must be Bhattacharyya distances D(i, j) between the N points' posteriors: "
                          "symmetric with a zero diagonal (a similarity exp(-D) or a triangle is not one); build them "
                          "with fingerprint() or label_fingerprint()")
