@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .checks import is_integer
 from .data import DataSource
 from .io import atomic_write_json, atomic_write_text
 
@@ -171,7 +172,8 @@ def references_table(references: list[dict], figures: Path) -> str:
     """A markdown table: each reference value of the paper or the authors' notebook beside the value measured here.
 
     ``references``: the rows of ``params/references/authors.yaml``; each has ``quantity``, ``source``, ``reference``,
-    ``profile``, ``notebook``, ``path`` (and optionally ``at``, ``select``, ``reduce``, ``approximate``, ``digits``, ``note``).
+    ``profile``, ``notebook``, ``path`` (and optionally ``at``, ``select``, ``reduce``, ``approximate``, ``digits``,
+    ``note``).
     ``figures``: the folder holding each profile's results. A profile that has not been run gives "not run"; a
     results file without the row's quantity (written before the notebook recorded it) says to rerun the profile.
     """
@@ -202,7 +204,7 @@ def _reference_row(ref: dict, figures: Path) -> list[str]:
 
 
 def _number(value: Any, digits: int, *, sign: bool = False) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_integer(value):
         return f"{value:+d}" if sign else str(value)
     return f"{value:+.{digits}g}" if sign else f"{value:.{digits}g}"
 

@@ -255,8 +255,9 @@ def test_fixed_factors_and_pairs():
         assert np.mean(first[:, k] == second[:, k]) < 0.5  # drawn independently: equal with probability 1/size
     with pytest.raises(ValueError, match=r"fixed class of scale must be an integer in \[0, 6\)"):
         D.sample_factors(4, rng, fixed={"scale": 6})
-    with pytest.raises(ValueError, match="non-negative integer"):
-        D.sample_factors(-1, rng)
+    for bad in (-1, 4.0, True):
+        with pytest.raises(ValueError, match=rf"num must be an integer >= 0 \(factor settings drawn\), got {bad}"):
+            D.sample_factors(bad, rng)
 
 
 def test_observations_of_factors_are_the_images_of_their_indices():

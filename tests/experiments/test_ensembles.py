@@ -146,8 +146,9 @@ def test_representatives_are_one_channel_per_member_with_signs_aligned_to_the_fi
         info = analysis.info[columns]
         assert np.all(np.diff(info) <= 0)  # members by decreasing information
         assert len(ens.hotspot_representatives(ensemble, analysis, h, limit=2)) == 2
-    for bad in (0, -1, 1.5):  # 0 was an IndexError, -1 silently dropped the last member
-        with pytest.raises(ValueError, match=rf"limit must be None or an integer >= 1 .*got {bad}"):
+    for bad in (0, -1, 1.5, 2.0):  # 0 was an IndexError, -1 silently dropped the last member
+        with pytest.raises(ValueError, match=rf"limit must be an integer >= 1 \(members shown per hotspot\) "
+                                             rf"or None \(all members\), got {bad}"):
             ens.hotspot_representatives(ensemble, analysis, 0, limit=bad)
 
 

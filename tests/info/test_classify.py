@@ -98,7 +98,9 @@ def test_bad_inputs():
     (lambda p: accuracy(p, np.zeros((2, 2)), np.array([0, 2])), r"labels must lie in \[0, 2\)"),
     (lambda p: accuracy(p, np.zeros((0, 2)), np.zeros(0, dtype=int)), r"features must be \(n >= 1, d\)"),
     (lambda p: topk_classification(np.zeros((4, 2)), np.zeros(4), np.arange(4), np.arange(2), [-1]),
-     r"every k must be an integer >= 0"),
+     r"every k must be an integer >= 0 \(factors kept\), got -1"),
+    (lambda p: topk_classification(np.zeros((4, 2)), np.zeros(4), np.arange(4), np.arange(2), [1, 1.5]),
+     r"every k must be an integer >= 0 \(factors kept\), got 1.5"),
 ])
 def test_labels_outside_the_classes_and_negative_k_raise(call, message):
     """Float labels were truncated (0.3, 0.9 -> 0, accuracy 1.0), a label outside the classes was never predicted

@@ -373,7 +373,13 @@ C = identity(F)
     (lambda: dis.beta_vae_score(identity, [[10, 10]]), r"1-D sequence of integers"),
     (lambda: dis.beta_vae_score(lambda f: f[:, :1].T, [10, 10]), r"one code row per factor row"),
     (lambda: dis.factor_vae_score(lambda f: np.where(f > 5, np.nan, f), [10, 10]), r"represent's codes has NaN"),
-    (lambda: dis.factor_vae_score(identity, [10, 10], batch_size=1), r"batch_size and n_variance must be >= 2"),
+    (lambda: dis.factor_vae_score(identity, [10, 10], batch_size=1), r"batch_size must be an integer >= 2"),
+    (lambda: dis.factor_vae_score(identity, [10, 10], n_variance=1), r"n_variance must be an integer >= 2"),
+    (lambda: dis.beta_vae_score(identity, [10, 10], n_eval=0), r"n_eval must be an integer >= 1 \(evaluation"),
+    (lambda: dis.beta_vae_score(identity, [10, 10], n_train=10.0), r"n_train must be an integer >= 1 .*got 10.0"),
+    (lambda: dis.beta_vae_score(identity, [10, 10], rows_per_call=0), r"rows_per_call must be an integer >= 1"),
+    (lambda: dis.mig_histogram(C, F, n_bins=1), r"n_bins must be an integer >= 2 \(equal-width bins per code\)"),
+    (lambda: dis.mig_histogram(C, F, n_bins=20.0), r"n_bins must be an integer >= 2 .*got 20.0"),
 ])
 def test_bad_input_raises_one_clear_error(call, message):
     with pytest.raises(ValueError, match=message):

@@ -241,8 +241,10 @@ def test_nmi_and_vi_of_a_coarser_copy_of_a_channel():
 
 def test_min_samples_scales_with_the_ensemble():
     assert [fp.optics_min_samples(m) for m in (1, 5, 6, 8, 25, 50)] == [2, 2, 2, 3, 10, 20]  # 50 -> the authors' 20
-    with pytest.raises(ValueError, match="positive integer"):
-        fp.optics_min_samples(0)
+    for bad in (0, 25.0, True):
+        with pytest.raises(ValueError, match=rf"n_members must be an integer >= 1 \(models in the ensemble\), "
+                                             rf"got {bad}"):
+            fp.optics_min_samples(bad)
 
 
 def planted_ensemble(members: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -47,8 +47,9 @@ def test_percent_to_k_rounds_exact_halves_up():
     assert percent_to_k(58, 25) == 15 and percent_to_k(29, 50) == 15 and percent_to_k(50, 25) == 13
     assert all(percent_to_k(p, d) == (2 * p * d + 100) // 200 for p in range(101) for d in range(301))
     assert percent_to_k(12.5, 4) == 1  # 0.5 -> 1
-    with pytest.raises(ValueError, match=r"d \(the number of factors\) must be an integer >= 0, got -5"):
-        percent_to_k(50, -5)
+    for bad in (-5, 25.0, True):  # 25.0 and True were taken as 25 and 1
+        with pytest.raises(ValueError, match=rf"d must be an integer >= 0 \(the number of factors\), got {bad}"):
+            percent_to_k(50, bad)
 
 
 def test_percent_to_k_the_authors_way():

@@ -216,9 +216,13 @@ def test_a_corrupt_checkpoint_in_a_sweep_says_the_fix_a_sweep_can_follow(tmp_pat
     assert again.ok and not again.cached and again.key == run.key
 
 
+BAD_WORKERS = "workers must be an integer >= 1 (worker processes of the local cluster) or None (one per available CPU)"
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"client": object(), "scheduler": "tcp://h:1"}, "give client= or scheduler=, not both"),
-    ({"workers": 0}, "workers must be a positive number"),
+    ({"workers": 0}, BAD_WORKERS),
+    ({"workers": True}, BAD_WORKERS),
     ({"workers": 2, "scheduler": "tcp://h:1"}, "workers= sizes a local cluster"),
     ({"on_error": "ignore"}, "on_error must be one of"),
     ({"validation": "validation"}, "validation must be a vaeinfo.data.spec.DataSpec"),

@@ -237,9 +237,9 @@ def test_bad_traversal_options_are_refused(model, images, mi, kwargs, message):
         traversal(model, images, mi, **kwargs)
 
 
-@pytest.mark.parametrize("k", [-1, 10_000, 2.5])
+@pytest.mark.parametrize("k", [-1, 10_000, 2.5, True])  # True was taken as k = 1
 def test_bad_k_is_refused(model, images, mi, k):
-    with pytest.raises(ValueError, match="k must be an integer"):
+    with pytest.raises(ValueError, match=rf"k must be an integer in \[0, {model.latent_dim}\] .*got {k}"):
         topk_generation(model, images, mi, k=k)
 
 
@@ -267,8 +267,9 @@ def test_update_ms_renders_the_view_repeats_times_and_returns_a_positive_median(
     assert view.renders == before + 5
     assert isinstance(ms, float) and 0 < ms < 60_000
     np.testing.assert_array_equal(view.array, array)  # rendering again shows the same images
-    with pytest.raises(ValueError, match="repeats must be a positive integer"):
-        update_ms(view, repeats=0)
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match=rf"repeats must be an integer >= 1 \(timed updates\), got {bad}"):
+            update_ms(view, repeats=bad)
 
 
 def test_save_grids_writes_the_pngs_and_returns_the_numbers_behind_them(model, images, mi, tmp_path):

@@ -20,8 +20,9 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
+
+from ..checks import is_integer
 
 ENV_VAR = "VAEINFO_DATA"
 SPLITS = ("train", "validation", "test")
@@ -120,5 +121,5 @@ def check_split(split: str) -> None:
 
 def check_count(n, what: str = "n") -> None:
     """Raise ValueError unless ``n`` is None or a positive whole number of examples (int or numpy integer)."""
-    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+    if n is not None and not (is_integer(n) and n >= 1):
         raise ValueError(f"{what} must be a positive number of examples or None, got {n!r}")

@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checks import check_integer, is_integer
 from ..io import CACHE_ENV, atomic_open, display_path, progress_bar, resolve_cache_dir
 from . import DataError, DataSource, ImageData, resolve_data_dir
 
@@ -151,7 +152,7 @@ def factor_index(factor: int | str) -> int:
         if factor not in FACTOR_NAMES:
             raise ValueError(f"unknown dSprites factor {factor!r}; choose one of {FACTOR_NAMES}")
         return FACTOR_NAMES.index(factor)
-    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or not 0 <= factor < len(FACTOR_NAMES):
+    if not (is_integer(factor) and 0 <= factor < len(FACTOR_NAMES)):
         raise ValueError(f"a dSprites factor is a name in {FACTOR_NAMES} or a position 0-{len(FACTOR_NAMES) - 1}; "
                          f"got {factor!r}")
     return int(factor)
@@ -164,13 +165,12 @@ def sample_factors(num: int, rng, *, fixed: dict | None = None) -> np.ndarray:
     ``rng`` is a seed or a ``numpy.random.Generator``. ``fixed`` maps factors (name or position) to the class every
     row gets, e.g. ``{"scale": 5}``; the FactorVAE score fixes one factor at a random class this way.
     """
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
-        raise ValueError(f"num must be a non-negative integer, got {num!r}")
+    num = check_integer(num, "num", low=0, meaning="factor settings drawn")
     rng = np.random.default_rng(rng)
     factors = np.stack([rng.integers(size, size=num) for size in FACTOR_SIZES], axis=1).astype(np.int64)
     for factor, value in (fixed or {}).items():
         k = factor_index(factor)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < FACTOR_SIZES[k]:
+        if not (is_integer(value) and 0 <= value < FACTOR_SIZES[k]):
             raise ValueError(f"fixed class of {FACTOR_NAMES[k]} must be an integer in [0, {FACTOR_SIZES[k]}); "
                              f"got {value!r}")
         factors[:, k] = value
@@ -416,7 +416,7 @@ def load_dsprites(n: int | None = None, data_dir: str | os.PathLike | None = Non
     ValueError
         ``n`` not in 1..737,280, or a bad ``source``. DataError: as :func:`open_dsprites`.
     """
-    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= N_IMAGES):
+    if n is not None and not (is_integer(n) and 1 <= n <= N_IMAGES):
         raise ValueError(f"n must be a number of images in 1..{N_IMAGES} or None (the whole grid), got {n!r}")
     if cache is None:
         cache = n is None or _procedural_cache_path(resolve_cache_dir(cache_dir)).is_file()

@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from ..checks import check_integer
 from ..data import ImageData
 from ..data.dsprites import FACTOR_NAMES, load_dsprites
 from ..data.mnist import load_mnist
@@ -301,8 +302,7 @@ def hotspot_representatives(ensemble: Ensemble, analysis: ChannelAnalysis, hotsp
     """One channel per member in a hotspot: (column of ``ensemble.mu``, sign) for its most informative channel
     there, members by decreasing information, at most ``limit``. The sign (+1/-1) aligns the channel with the
     first one (the sign of the correlation of their encoder means; NMI and VI ignore it)."""
-    if limit is not None and (int(limit) != limit or limit < 1):
-        raise ValueError(f"limit must be None or an integer >= 1 (members shown per hotspot), got {limit!r}")
+    limit = check_integer(limit, "limit", low=1, meaning="members shown per hotspot", none="all members")
     columns = analysis.kept[analysis.hotspots.channels(hotspot)]
     columns = columns[np.argsort(-analysis.info[columns], kind="stable")]
     first = {}

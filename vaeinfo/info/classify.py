@@ -29,6 +29,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from ..checks import check_integer
+
 PROBE_INITS = ("torch", "glorot")
 
 
@@ -155,9 +157,7 @@ def topk_classification(z: np.ndarray, y: np.ndarray, subject: np.ndarray, order
     predictions (balanced accuracy: the mean recall of the two classes; 0.5 is chance for any class balance).
     """
     z = np.asarray(z)
-    if any(int(k) != k or k < 0 for k in ks):
-        raise ValueError(f"every k must be an integer >= 0 (factors kept), got {list(ks)}")
-    ks = [min(int(k), z.shape[1]) for k in ks]
+    ks = [min(check_integer(k, "every k", low=0, meaning="factors kept"), z.shape[1]) for k in ks]
     scores = {"k": ks, "balanced_accuracy": [], "accuracy": []}
     for k in ks:
         predicted = leave_subjects_out_predict(z[:, np.asarray(order[:k], dtype=np.int64)], y, subject,

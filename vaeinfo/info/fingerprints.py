@@ -60,6 +60,7 @@ import torch
 from scipy.special import logsumexp
 from sklearn.cluster import OPTICS
 
+from ..checks import check_integer
 from ..io import progress_bar, torch_threads
 from .mi import as_posterior, factor_mi
 from .mi.api import require_consistent
@@ -276,8 +277,7 @@ def optics_min_samples(n_members: int) -> int:
     least that many channels (scikit-learn's ``min_cluster_size`` defaults to ``min_samples``): with one channel per
     member, it must recur in at least 40 % of the members. E.g. 25 members -> 10, 8 -> 3, 6 -> 2, 50 -> 20.
     """
-    if isinstance(n_members, bool) or not isinstance(n_members, (int, np.integer)) or n_members < 1:
-        raise ValueError(f"n_members must be a positive integer, got {n_members!r}")
+    n_members = check_integer(n_members, "n_members", low=1, meaning="models in the ensemble")
     return max(2, int(math.floor(AUTHORS_MIN_SAMPLES / AUTHORS_MEMBERS * n_members + 0.5)))
 
 
@@ -336,10 +336,9 @@ def find_hotspots(distance: np.ndarray, members: Any, *, min_samples: int | None
     if not np.all(np.isfinite(dist)) or dist.min() < 0 or not np.allclose(dist, dist.T) or np.any(np.diag(dist)):
         raise ValueError("distance must be finite, >= 0, symmetric with a zero diagonal: build it with "
                          "similarity_distance")
-    if min_samples is not None and (not isinstance(min_samples, (int, np.integer)) or min_samples < 2):
-        raise ValueError(f"min_samples must be an integer >= 2 (channels in a hotspot's core), got {min_samples!r}; "
-                         "None scales it to the ensemble size")
-    samples = optics_min_samples(len(np.unique(members))) if min_samples is None else int(min_samples)
+    samples = check_integer(min_samples, "min_samples", low=2, meaning="channels in a hotspot's core",
+                            none="scaled to the ensemble size")
+    samples = optics_min_samples(len(np.unique(members))) if samples is None else samples
     samples = min(samples, len(dist))
     fit = OPTICS(min_samples=samples, metric="precomputed", xi=xi, cluster_method="xi").fit(dist)
     raw = fit.labels_

@@ -14,6 +14,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
+from ..checks import check_integer
 from ..models.contract import check_model, decode_mean, device_of, input_shape
 
 PAPER_THRESHOLD = 0.5  # nats
@@ -48,9 +49,7 @@ def percent_to_k(percent: float, d: int, rounding: str = "round") -> int:
     """
     if not 0 <= percent <= 100:
         raise ValueError(f"percent must lie in [0, 100], got {percent}")
-    if int(d) != d or d < 0:
-        raise ValueError(f"d (the number of factors) must be an integer >= 0, got {d!r}")
-    d = int(d)
+    d = check_integer(d, "d", low=0, meaning="the number of factors")
     if rounding not in K_ROUNDINGS:
         raise ValueError(f"unknown k rounding {rounding!r}; choose one of {K_ROUNDINGS}")
     if rounding == "authors":

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import torch
 
+from ..checks import check_integer
 from ..data.spec import DataSpec
 from ..io import SCHEDULER_ADDRESS, available_cpus, progress_bar, resolve_cache_dir, torch_threads
 from ..models.contract import VAEModel
@@ -353,9 +354,9 @@ def _check_arguments(configs: list, data_spec, validation, client, scheduler, wo
         raise ValueError("give client= or scheduler=, not both (a client is already connected to its scheduler)")
     if scheduler is not None and not (isinstance(scheduler, str) and SCHEDULER_ADDRESS.fullmatch(scheduler)):
         raise ValueError(f"scheduler= takes a Dask scheduler address such as tcp://HOST:8786, got {scheduler!r}")
+    check_integer(workers, "workers", low=1, meaning="worker processes of the local cluster",
+                  none="one per available CPU")
     if workers is not None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive number of worker processes or None, got {workers!r}")
         if client is not None or scheduler is not None:
             raise ValueError("workers= sizes a local cluster; with client= or scheduler= the cluster has its own "
                              "workers (start more with `dask worker`)")

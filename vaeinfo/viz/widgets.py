@@ -1,8 +1,8 @@
 """Live ipywidgets for a trained VAE: traverse the influential factors, and generate with the top-k factors.
 
 Both builders return a widget and display nothing; a notebook shows it with ``display(view)``. They work
-for any model of the contract (:mod:`vaeinfo.models.contract`) with image input (C, H, W), C in {1, 3}: MNIST (``mnist_conv``,
-1x28x28) and CelebA (``conv64``, 3x64x64) alike.
+for any model of the contract (:mod:`vaeinfo.models.contract`) with image input (C, H, W), C in {1, 3}: MNIST
+(``mnist_conv``, 1x28x28) and CelebA (``conv64``, 3x64x64) alike.
 
 - :func:`traversal`: one slider per influential factor (ordered by I(X; Z_h), labelled with it in nats),
   a base-image slider and a reset button. The decoded image is E[x|z] of the base image's encoder mean with
@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
+from ..checks import check_integer
 from ..info.influence import (
     PAPER_THRESHOLD,
     influential_factors,
@@ -200,11 +201,10 @@ class TopKView(LiveView):
         x = _check_images(images, model, "images")
         self.order = rank_factors(_check_mi(mi, model.latent_dim))
         d = model.latent_dim
-        if k is not None and not (isinstance(k, (int, np.integer)) and 0 <= k <= d):
-            raise ValueError(f"k must be an integer in [0, {d}] or None, got {k!r}")
+        k = check_integer(k, "k", low=0, high=d, meaning="factors kept at the start", none=f"all {d}")
         self.originals = x.numpy()
         self.mu = torch.as_tensor(encode(model, x, dtype=np.float32)[0])
-        self.k = widgets.IntSlider(value=d if k is None else int(k), min=0, max=d, description="k (factors kept)",
+        self.k = widgets.IntSlider(value=d if k is None else k, min=0, max=d, description="k (factors kept)",
                                    continuous_update=True, style={"description_width": "initial"},
                                    _dom_classes=["vaeinfo-k"])
         self.add_class("vaeinfo-topk")
@@ -364,8 +364,7 @@ def _slider_factors(mi: np.ndarray, threshold: float, n_factors: int | None) -> 
     if n_factors is None:
         active = influential_factors(mi, threshold)
         return active if len(active) else rank_factors(mi)[:1]
-    if not (isinstance(n_factors, (int, np.integer)) and 1 <= n_factors <= len(mi)):
-        raise ValueError(f"n_factors must be an integer in [1, {len(mi)}] or None, got {n_factors!r}")
+    n_factors = check_integer(n_factors, "n_factors", low=1, high=len(mi), meaning="sliders")
     return rank_factors(mi)[:n_factors]
 
 
@@ -385,9 +384,7 @@ def _check_debounce(debounce: float) -> float:
 def _check_scale(scale: int | None, shape) -> int:
     if scale is None:
         return max(1, round(DISPLAY_PIXELS / shape[-2]))
-    if not (isinstance(scale, (int, np.integer)) and scale >= 1):
-        raise ValueError(f"scale must be a positive integer or None, got {scale!r}")
-    return int(scale)
+    return check_integer(scale, "scale", low=1, meaning="screen pixels per image pixel")
 
 
 # ----------------------------------------------------------------------------- static grids and timing
@@ -396,8 +393,7 @@ def _check_scale(scale: int | None, shape) -> int:
 def update_ms(view: LiveView, repeats: int = 20) -> float:
     """Median wall time of one update of ``view`` in milliseconds: ``view.render()`` (decode + PNG) timed
     ``repeats`` times with ``time.perf_counter`` -- the cost of one slider step."""
-    if not (isinstance(repeats, (int, np.integer)) and repeats >= 1):
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    check_integer(repeats, "repeats", low=1, meaning="timed updates")
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()

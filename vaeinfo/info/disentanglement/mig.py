@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import mutual_info_score
 
+from ...checks import check_integer
 from ..label_mi import label_mi
 from ..mi.api import as_posterior, require_consistent
 from .inputs import check_codes, check_factor_sizes, check_factors, check_varying
@@ -153,9 +154,8 @@ def histogram_codes(codes: Any, n_bins: int = HISTOGRAM_BINS) -> np.ndarray:
     """(n, L) int64 bin index of each code value: ``np.digitize`` on the left edges of ``np.histogram``'s
     ``n_bins`` equal-width bins over the code's range (disentanglement_lib's histogram discretiser; 1..n_bins)."""
     codes = check_codes(codes)
-    if int(n_bins) != n_bins or n_bins < 2:
-        raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}")
-    return np.stack([np.digitize(c, np.histogram(c, int(n_bins))[1][:-1]) for c in codes.T], axis=1)
+    n_bins = check_integer(n_bins, "n_bins", low=2, meaning="equal-width bins per code")
+    return np.stack([np.digitize(c, np.histogram(c, n_bins)[1][:-1]) for c in codes.T], axis=1)
 
 
 def histogram_mi_matrix(codes: Any, factors: Any, n_bins: int = HISTOGRAM_BINS) -> np.ndarray:

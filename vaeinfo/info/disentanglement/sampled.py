@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from ...checks import check_integer
 from ...io import progress_bar
 from .inputs import Represent, check_factor_sizes, represented, uniform_factors, uniform_index
 
@@ -80,6 +81,7 @@ def beta_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.rando
     -------
     :class:`BetaVAEScore`; identity-like representations score ~1, a constant one 1 / K.
     """
+    _check_counts(batch_size, n_train, n_eval, rows_per_call, least_batch=1)
     sizes, rng = check_factor_sizes(factor_sizes), np.random.default_rng(seed)
     x_train, y_train = _beta_vae_points(represent, sizes, rng, batch_size, n_train, rows_per_call, progress)
     x_eval, y_eval = _beta_vae_points(represent, sizes, rng, batch_size, n_eval, rows_per_call, progress)
@@ -109,9 +111,9 @@ def factor_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.ran
     -------
     :class:`FactorVAEScore`; identity-like representations score ~1, a constant one 0 (every code pruned).
     """
+    _check_counts(batch_size, n_train, n_eval, rows_per_call, least_batch=2)
+    check_integer(n_variance, "n_variance", low=2, meaning="points for the global variances")
     sizes, rng = check_factor_sizes(factor_sizes), np.random.default_rng(seed)
-    if batch_size < 2 or n_variance < 2:
-        raise ValueError(f"batch_size and n_variance must be >= 2 (variances), got {batch_size} and {n_variance}")
     variance = represented(represent, uniform_factors(rng, sizes, n_variance)).var(axis=0, ddof=1)
     active = np.sqrt(variance) >= prune_std
     if not active.any():
@@ -128,7 +130,6 @@ def factor_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.ran
 def _beta_vae_points(represent: Represent, sizes: np.ndarray, rng: np.random.Generator, batch_size: int,
                      count: int, rows_per_call: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """``count`` BetaVAE points: features (count, L) float64 and labels (count,) int64 (the shared factor)."""
-    _check_counts(batch_size, count)
     k = len(sizes)
     labels = uniform_index(rng, k, count)
     features = []
@@ -146,7 +147,6 @@ def _factor_vae_votes(represent: Represent, sizes: np.ndarray, rng: np.random.Ge
                       count: int, variance: np.ndarray, active: np.ndarray, rows_per_call: int,
                       progress: bool) -> np.ndarray:
     """(K, L) int64 votes of ``count`` FactorVAE points (see :func:`factor_vae_score`)."""
-    _check_counts(batch_size, count)
     k = len(sizes)
     labels = uniform_index(rng, k, count)
     votes = np.zeros((k, len(variance)), dtype=np.int64)
@@ -171,7 +171,10 @@ def _blocks(count: int, per_block: int, desc: str, progress: bool):
             bar.update(m)
 
 
-def _check_counts(batch_size: int, count: int) -> None:
-    """Raise unless the batch size and the number of points are positive."""
-    if batch_size < 1 or count < 1:
-        raise ValueError(f"batch_size and the numbers of points must be >= 1, got {batch_size} and {count}")
+def _check_counts(batch_size: int, n_train: int, n_eval: int, rows_per_call: int, *, least_batch: int) -> None:
+    """Raise unless each is an integer: ``batch_size`` >= ``least_batch`` (2 where a point is a variance), the
+    others >= 1."""
+    check_integer(batch_size, "batch_size", low=least_batch, meaning="factor rows per point")
+    check_integer(n_train, "n_train", low=1, meaning="training points")
+    check_integer(n_eval, "n_eval", low=1, meaning="evaluation points")
+    check_integer(rows_per_call, "rows_per_call", low=1, meaning="factor rows per call of represent")

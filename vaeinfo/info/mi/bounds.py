@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...checks import check_integer
+
 
 def dimwise_kl(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """mean_i KL(N(mu_ih, sigma_ih^2) || N(0, 1)), shape (d,), nats. Upper bound: I + KL(q(z_h) || N(0,1))."""
@@ -64,8 +66,7 @@ def _pairwise_mi(mu, logvar, distance, max_n, seed, chunk) -> np.ndarray:
 
     Raises ValueError unless ``max_n`` is an integer >= 2 (a subsample of one row would give 0, no bound).
     """
-    if not isinstance(max_n, (int, np.integer)) or max_n < 2:
-        raise ValueError(f"max_n must be an integer >= 2 (rows in the pairwise bound's subsample), got {max_n!r}")
+    max_n = check_integer(max_n, "max_n", low=2, meaning="rows in the pairwise bound's subsample")
     n_total, d = mu.shape
     if n_total > max_n:
         rows = np.sort(np.random.default_rng(seed).choice(n_total, size=max_n, replace=False))

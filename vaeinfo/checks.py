@@ -1,0 +1,33 @@
+"""Argument checks shared by every level of the package: whole numbers.
+
+Level 0 (imports nothing from vaeinfo). An integer argument is a Python ``int`` or a numpy integer; a bool (an
+``int`` subclass in Python) and a float, even ``2.0``, are refused, so that ``k=True`` or ``n_bins=2.5`` fails
+where it is passed rather than deep inside numpy or as a silently truncated count.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def is_integer(value) -> bool:
+    """True for a Python or numpy integer; False for a bool, a float (even 2.0) and anything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_integer(value, name: str, *, low: int, high: int | None = None, meaning: str = "",
+                  none: str | None = None) -> int | None:
+    """``value`` as an ``int``, or None where ``none`` says what None means and ``value`` is None.
+
+    Raises one ValueError naming ``name``, the allowed range [``low``, ``high``] (``high`` None: no upper bound),
+    ``meaning`` (what the number counts) and the value given, unless :func:`is_integer` holds and it is in range.
+    """
+    if value is None and none is not None:
+        return None
+    if is_integer(value) and low <= value and (high is None or value <= high):
+        return int(value)
+    bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+    meaning = f" ({meaning})" if meaning else ""
+    alternative = f" or None ({none})" if none is not None else ""
+    raise ValueError(f"{name} must be an integer {bound}{meaning}{alternative}, got {value!r}")
