@@ -364,3 +364,28 @@ def test_fuse_and_information_reject_bad_input():
         fp.fingerprint(np.zeros((4, 2)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="non-finite"):
         fp.channel_similarity(np.array([[0.0], [np.inf]]), np.zeros((2, 1)))
+
+
+def test_cross_member_nmi_averages_the_pairs_of_different_members():
+    nmi = np.array([[1.0, 0.9, 0.2], [0.9, 1.0, 0.4], [0.2, 0.4, 1.0]])
+    members = np.array([0, 0, 1])
+    assert fp.cross_member_nmi(nmi, members) == pytest.approx(0.3, abs=1e-15)  # (0.2 + 0.4) / 2: 0.9 is within a member
+    nmi[1, 2] = nmi[2, 1] = np.nan  # an undefined pair is left out
+    assert fp.cross_member_nmi(nmi, members) == pytest.approx(0.2, abs=1e-15)
+    assert math.isnan(fp.cross_member_nmi(nmi, np.zeros(3, dtype=int)))  # one member: no pair
+    with pytest.raises(ValueError, match=r"nmi must be \(K, K\) with members \(K,\)"):
+        fp.cross_member_nmi(nmi, members[:2])
+
+
+def test_planted_hotspots_stand_out_from_the_cross_member_background():
+    """3 features shared by 6 members: a hotspot's channels have NMI near 1, while a random pair of channels of
+    different members shares a feature with probability 1/3 (and has NMI near 0 otherwise)."""
+    mu, logvar, member, feature = planted_ensemble(6, 200, seed=11)
+    kept = fp.kept_channels(fp.channel_information(mu, logvar))
+    nmi = fp.channel_similarity(mu[:, kept], logvar[:, kept]).nmi
+    background = fp.cross_member_nmi(nmi, member[kept])
+    same = feature[kept][:, None] == feature[kept][None, :]
+    across = member[kept][:, None] != member[kept][None, :]
+    within, other = nmi[same & across].mean(), nmi[~same & across].mean()  # 90 and 180 of the 270 ordered pairs
+    assert within > 0.9 and other < 0.2  # independent features: small, not 0, at N = 200
+    assert background == pytest.approx(within / 3 + other * 2 / 3, rel=1e-12)

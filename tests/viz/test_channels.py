@@ -33,13 +33,15 @@ def test_hotspot_structure_draws_the_matrix_in_optics_order_with_one_span_per_ho
     ordering = np.array([3, 0, 5, 1, 4, 2])
     labels = np.array([0, 1, -1, 0, 1, -1])  # channels 3, 0 (H1), 5 (none), 1, 4 (H2), 2 (none)
     reach = np.array([np.inf, 0.2, 0.9, 0.8, 0.1, 0.95])
-    fig = channels.hotspot_structure(nmi, ordering, reach, labels, label_nmi=np.linspace(0, 1, 6))
+    fig = channels.hotspot_structure(nmi, ordering, reach, labels, label_nmi=np.linspace(0, 1, 6),
+                                     label_name="its best factor")
     top, matrix = fig.axes[0], fig.axes[1]
     np.testing.assert_array_equal(matrix.get_images()[0].get_array(), nmi[np.ix_(ordering, ordering)])
     spans = [p for p in top.patches if isinstance(p, (Rectangle, Polygon))]
     assert len(spans) == 2 and [t.get_text() for t in top.texts] == ["H1", "H2"]
     side = fig.axes[-1]
     np.testing.assert_allclose(side.get_lines()[0].get_xdata(), np.linspace(0, 1, 6)[ordering])
+    assert side.get_xlabel() == "NMI with\nits best factor"
     with pytest.raises(ValueError, match="same K channels"):
         channels.hotspot_structure(nmi, ordering[:5], reach, labels)
 

@@ -27,6 +27,8 @@ Ensembles: channels carrying less than :data:`INFO_THRESHOLD_BITS` (0.01 bits) a
 (:func:`kept_channels`), the rest are clustered with scikit-learn's OPTICS on a precomputed distance, VI clipped at
 0 or -log NMI (:func:`similarity_distance`), and the clusters are *hotspots*: information fragments that recur
 across members (:func:`find_hotspots`; ``min_samples`` scaled to the ensemble size, :func:`optics_min_samples`).
+OPTICS finds clusters even where there is no structure; :func:`cross_member_nmi` gives the background to read a
+hotspot's NMI against.
 :func:`fuse` synthesises one representation from a set of channels as the authors do: posteriors for the N
 evaluation points, optimised by gradient descent to be as similar as possible to every channel of the set.
 
@@ -346,6 +348,23 @@ def find_hotspots(distance: np.ndarray, members: Any, *, min_samples: int | None
     relabel = {old: new for new, old in enumerate(first_seen)}
     labels = np.array([relabel.get(lab, -1) for lab in raw], dtype=np.int64)
     return Hotspots(labels, fit.ordering_.astype(np.int64), fit.reachability_[fit.ordering_], members, samples)
+
+
+def cross_member_nmi(nmi: Any, members: Any) -> float:
+    """Mean NMI over the pairs of channels of *different* members (NaN pairs ignored): the background against which
+    a hotspot's mean NMI within is read.
+
+    OPTICS' ξ method finds clusters in any distance matrix, even a structureless one (uniform random distances, or
+    distances between Gaussian points: at least one cluster in each of 600 such matrices, K = 40-200 channels), so a
+    hotspot shows shared information only where its channels agree clearly more than channels of different members
+    do in general. ``nmi`` : (K, K); ``members`` : (K,) member of each channel. NaN where no pair has a value.
+    """
+    nmi, members = np.asarray(nmi, dtype=np.float64), np.asarray(members)
+    if nmi.ndim != 2 or nmi.shape != (len(members), len(members)):
+        raise ValueError(f"nmi must be (K, K) with members (K,), got {nmi.shape} and {members.shape}")
+    pairs = nmi[members[:, None] != members[None, :]]
+    pairs = pairs[np.isfinite(pairs)]
+    return float(pairs.mean()) if len(pairs) else float("nan")
 
 
 @dataclass(frozen=True)

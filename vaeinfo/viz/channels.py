@@ -46,9 +46,10 @@ def channel_info_grid(info: np.ndarray, threshold: float = 0.01, title: str = ""
 
 
 def hotspot_structure(nmi: np.ndarray, ordering: np.ndarray, reachability: np.ndarray, labels: np.ndarray,
-                      label_nmi: np.ndarray | None = None, title: str = "") -> plt.Figure:
+                      label_nmi: np.ndarray | None = None, title: str = "",
+                      label_name: str = "class label") -> plt.Figure:
     """The authors' figure: the OPTICS reachability profile (hotspots shaded), the NMI matrix of the kept channels
-    in OPTICS order and, left, each channel's NMI with the class label.
+    in OPTICS order and, left, each channel's NMI with a label (``label_name`` on the axis).
 
     Parameters
     ----------
@@ -56,7 +57,8 @@ def hotspot_structure(nmi: np.ndarray, ordering: np.ndarray, reachability: np.nd
     ordering : (K,) OPTICS order of the channels.
     reachability : (K,) reachability distances in OPTICS order (the first, +inf, is drawn at the top of the axis).
     labels : (K,) hotspot of each channel (-1: none), indexed like ``nmi``.
-    label_nmi : optional (K,) NMI of each channel with the class label, indexed like ``nmi``.
+    label_nmi : optional (K,) NMI of each channel with the label, indexed like ``nmi``.
+    label_name : what ``label_nmi`` is with, e.g. "the digit" or "its best factor" (the axis reads "NMI with ...").
     """
     nmi, ordering, labels = np.asarray(nmi, dtype=float), np.asarray(ordering), np.asarray(labels)
     k = len(ordering)
@@ -92,7 +94,7 @@ def hotspot_structure(nmi: np.ndarray, ordering: np.ndarray, reachability: np.nd
         side = fig.add_subplot(grid[1, 0], sharey=matrix)
         side.plot(np.asarray(label_nmi, dtype=float)[ordering], x, color="k", lw=1)
         side.set_xlim(1, 0)
-        side.set_xlabel("NMI with\nclass label", fontsize=8)
+        side.set_xlabel(f"NMI with\n{label_name}", fontsize=8)
         side.tick_params(axis="y", left=False, labelleft=False)
     if title:
         fig.suptitle(title, fontsize=10)
