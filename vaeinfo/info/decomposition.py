@@ -141,7 +141,8 @@ def elbo_decomposition(mu: Any, logvar: Any, method: str = "grid", n_samples: in
     mu, logvar : (N, d) encoder outputs for every example of the data set.
     method : the consistent estimator of the per-factor terms: ``"grid"``, ``"mc"`` or ``"quad"``.
     n_samples, seed, chunk : of the total correlation (:func:`total_correlation`), and with ``method="mc"`` of the
-        per-factor estimates too (each starts from ``seed``). Time O(n_samples N d).
+        per-factor estimates too (each starts from ``seed``: with an int seed both use the same samples z, so
+        their Monte Carlo errors are correlated; neither is biased). Time O(n_samples N d).
     **options : of ``method`` (see :func:`vaeinfo.info.mi.factor_mi`).
     """
     if method == "mc":
