@@ -72,3 +72,17 @@ def stopped_in_epoch_2(monkeypatch) -> Callable[[], contextlib.AbstractContextMa
             monkeypatch.setattr(tr, "_train_epoch", real)
 
     return stopped
+
+
+@pytest.fixture
+def three_threads():
+    """torch's intra-op thread count set to 3 (restored after): a count that neither the default under
+    ``OMP_NUM_THREADS=1`` nor a function that wrongly sets 1 would leave, so "the count is restored" can fail."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        yield 3
+    finally:
+        torch.set_num_threads(before)

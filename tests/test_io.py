@@ -96,12 +96,13 @@ def test_display_path_matches_a_symlinked_or_dotted_variable(tmp_path, monkeypat
     assert display_path(real_data.resolve() / "deap") == "$VAEINFO_DATA/deap"
 
 
-def test_torch_threads_sets_the_count_inside_and_restores_it_after():
+def test_torch_threads_sets_the_count_inside_and_restores_it_after(three_threads):
     import torch
 
     from vaeinfo.io import torch_threads
 
     before = torch.get_num_threads()
+    assert before == three_threads
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -85,14 +86,22 @@ def test_measured_walks_paths_picks_by_a_key_and_reduces():
 def test_the_committed_references_name_results_that_the_notebooks_write():
     import yaml
 
-    from vaeinfo.results import REDUCERS
+    from vaeinfo.results import REDUCERS, measured, profile_results
 
     references = yaml.safe_load((REPO / "params" / "references" / "authors.yaml").read_text())
     assert len(references) >= 10
+    committed = 0
     for ref in references:
         assert {"quantity", "source", "reference", "profile", "notebook", "path"} <= ref.keys(), ref
         assert (REPO / "notebooks" / f"{ref['notebook']}.ipynb").is_file() and ref.get("reduce", "len") in REDUCERS
         assert (REPO / "params" / f"{ref['profile']}.yaml").is_file()
+        results = profile_results(REPO / "figures", ref["profile"]) / f"{ref['notebook']}.json"
+        if results.is_file():  # a committed run: the row must find a finite number in it
+            numbers = json.loads(results.read_text())["results"]
+            value = measured(numbers, ref["path"], at=ref.get("at"), select=ref.get("select"), reduce=ref.get("reduce"))
+            assert isinstance(value, (int, float)) and math.isfinite(value), (ref["quantity"], value)
+            committed += 1
+    assert committed >= 10  # the official profile's results are committed
 
 
 def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path):

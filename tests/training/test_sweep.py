@@ -179,11 +179,10 @@ def test_serial_sweep_equals_train_in_order_and_reuses_the_cache(serial, tmp_pat
     assert all(r.cached and r.epochs_trained == 0 for r in again) and again[0].history == serial[1].history
 
 
-def test_failures_are_listed_with_their_configs_and_the_rest_kept(tmp_path, capsys):
+def test_failures_are_listed_with_their_configs_and_the_rest_kept(tmp_path, capsys, three_threads):
     bad = {**tiny(3), "model": {**tiny(3)["model"], "latent_dim": 0}}
-    threads = torch.get_num_threads()
     runs = run_many([tiny(0), DIVERGES, bad], DIGITS, workers=1, cache_dir=tmp_path, on_error="keep")
-    assert torch.get_num_threads() == threads  # the runs trained with one thread; the caller's count is restored
+    assert torch.get_num_threads() == three_threads  # the runs trained with one thread; the caller's count restored
     assert [r.ok for r in runs] == [True, False, False]
     assert runs[1].error.startswith("TrainingDivergedError: training diverged") and runs[1].config == DIVERGES
     assert runs[1].key == cache_key(DIVERGES, DIGITS.load()) and runs[1].history == []
@@ -309,6 +308,7 @@ def test_two_workers_racing_on_one_config_leave_one_complete_checkpoint(cluster,
     runs = run_many([tiny(0), tiny(0)], DIGITS, validation=VALIDATION, client=cluster, cache_dir=tmp_path,
                     progress=False)
     assert runs[0].key == runs[1].key == serial[0].key
+    assert [(r.cached, r.epochs_trained) for r in runs] == [(False, 4)] * 2  # both trained: the race took place
     assert [p.name for p in (tmp_path / "models").iterdir()] == [serial[0].key]
     assert sorted(p.name for p in runs[0].path.iterdir()) == ["checkpoint.pt", "config.json"]  # no temp file left
     assert read_checkpoint(runs[0].path / CHECKPOINT)["epoch"] == 4

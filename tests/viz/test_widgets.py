@@ -203,11 +203,10 @@ def test_debounced_update_arrives_by_itself(images, mi, model):
     np.testing.assert_array_equal(view.array, decode(model, z))
 
 
-def test_rendering_leaves_the_torch_thread_count_alone(images, mi, model):
-    threads = torch.get_num_threads()
+def test_rendering_leaves_the_torch_thread_count_alone(images, mi, model, three_threads):
     view = traversal(model, images, mi, debounce=0)
     view.sliders[0].value = 1.0
-    assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == three_threads
 
 
 # ----------------------------------------------------------------------------- bad input
