@@ -304,6 +304,12 @@ def test_a_second_cluster_call_loads_every_finished_run_from_the_cache(cluster, 
     assert all(r.cached and r.epochs_trained == 0 for r in again)
 
 
+def test_the_workers_drop_a_sweeps_data_when_it_ends(cluster, cluster_runs):
+    """A long-lived cluster must not keep the data (memory; files changed on disk since) for the next sweep."""
+    run_many([tiny(0)], DIGITS, validation=VALIDATION, client=cluster, cache_dir=cluster_runs[1], progress=False)
+    assert list(cluster.run(lambda: sweep._load.cache_info().currsize).values()) == [0, 0]
+
+
 def test_two_workers_racing_on_one_config_leave_one_complete_checkpoint(cluster, serial, tmp_path):
     runs = run_many([tiny(0), tiny(0)], DIGITS, validation=VALIDATION, client=cluster, cache_dir=tmp_path,
                     progress=False)
