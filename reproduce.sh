@@ -43,6 +43,7 @@ EOF
 }
 
 die() { echo "reproduce.sh: error: $*" >&2; exit 2; }
+nonempty() { [ -n "$2" ] || die "$1 needs a value, got an empty one"; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 profile=quick
@@ -59,19 +60,19 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --test) mode=test; shift; pytest_args=("$@"); break ;;
-    --profile) [ $# -ge 2 ] || die "--profile needs a value (the NAME of params/NAME.yaml)"; profile=$2; shift 2 ;;
-    --profile=*) profile=${1#*=}; shift ;;
-    --data-dir) [ $# -ge 2 ] || die "--data-dir needs a folder"; data_dir=$2; shift 2 ;;
-    --data-dir=*) data_dir=${1#*=}; shift ;;
-    --only) [ $# -ge 2 ] || die "--only needs a two-digit notebook number, e.g. --only 03"; only=$2; shift 2 ;;
-    --only=*) only=${1#*=}; shift ;;
-    --out) [ $# -ge 2 ] || die "--out needs a folder"; out=$2; shift 2 ;;
-    --out=*) out=${1#*=}; shift ;;
+    --profile) [ $# -ge 2 ] || die "--profile needs a value (the NAME of params/NAME.yaml)"; profile=$2; nonempty --profile "$profile"; shift 2 ;;
+    --profile=*) profile=${1#*=}; nonempty --profile "$profile"; shift ;;
+    --data-dir) [ $# -ge 2 ] || die "--data-dir needs a folder"; data_dir=$2; nonempty --data-dir "$data_dir"; shift 2 ;;
+    --data-dir=*) data_dir=${1#*=}; nonempty --data-dir "$data_dir"; shift ;;
+    --only) [ $# -ge 2 ] || die "--only needs a two-digit notebook number, e.g. --only 03"; only=$2; nonempty --only "$only"; shift 2 ;;
+    --only=*) only=${1#*=}; nonempty --only "$only"; shift ;;
+    --out) [ $# -ge 2 ] || die "--out needs a folder"; out=$2; nonempty --out "$out"; shift 2 ;;
+    --out=*) out=${1#*=}; nonempty --out "$out"; shift ;;
     --download) download=1; shift ;;
-    --scheduler) [ $# -ge 2 ] || die "--scheduler needs an address, e.g. --scheduler tcp://HOST:8786"; scheduler=$2; shift 2 ;;
-    --scheduler=*) scheduler=${1#*=}; shift ;;
-    --workers) [ $# -ge 2 ] || die "--workers needs a number of worker processes, e.g. --workers 4"; workers=$2; shift 2 ;;
-    --workers=*) workers=${1#*=}; shift ;;
+    --scheduler) [ $# -ge 2 ] || die "--scheduler needs an address, e.g. --scheduler tcp://HOST:8786"; scheduler=$2; nonempty --scheduler "$scheduler"; shift 2 ;;
+    --scheduler=*) scheduler=${1#*=}; nonempty --scheduler "$scheduler"; shift ;;
+    --workers) [ $# -ge 2 ] || die "--workers needs a number of worker processes, e.g. --workers 4"; workers=$2; nonempty --workers "$workers"; shift 2 ;;
+    --workers=*) workers=${1#*=}; nonempty --workers "$workers"; shift ;;
     *) die "unknown option '$1'. Run ./reproduce.sh --help for the options." ;;
   esac
 done

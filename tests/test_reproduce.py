@@ -52,6 +52,10 @@ def test_help_documents_the_interface():
         (["--workers", "0"], "--workers takes a positive number of worker processes such as 4, got '0'"),
         (["--workers=two"], "--workers takes a positive number of worker processes such as 4, got 'two'"),
         (["--workers", "2", "--scheduler", "tcp://h:8786"], "give --scheduler (an existing Dask cluster) or --workers"),
+        # an unset variable ("--only $N") must not silently run every notebook into figures/
+        (["--only="], "--only needs a value, got an empty one"),
+        (["--out", ""], "--out needs a value, got an empty one"),
+        (["--data-dir="], "--data-dir needs a value, got an empty one"),
     ],
 )
 def test_bad_usage_is_one_clear_error_before_any_setup(args, message):
@@ -60,6 +64,11 @@ def test_bad_usage_is_one_clear_error_before_any_setup(args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"reproduce.sh: error: {message}")
     assert "Traceback" not in result.stderr
+
+
+def test_driver_refuses_an_empty_option_value(tmp_path):
+    result = driver("--out", "", "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "--out needs a value, got an empty one" in result.stderr
 
 
 def test_driver_rejects_unknown_notebook_number(tmp_path):
@@ -350,3 +359,46 @@ def test_scheduler_and_workers_reach_only_the_notebooks_that_declare_them(tmp_pa
     bad = driver(*args, "--scheduler", "8786")
     assert bad.returncode == 2 and "--scheduler takes a Dask scheduler address such as tcp://HOST:8786" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("data_dir: /somewhere\n", "mine.yaml: data_dir cannot be set in a profile: give --data-dir DIR"),
+    ("out_dir: elsewhere\n", "mine.yaml: out_dir cannot be set in a profile: give --out DIR"),
+    ("download: true\n", "mine.yaml: download cannot be set in a profile: give --download"),
+    ("interactive: true\n", "mine.yaml: interactive cannot be set in a profile"),
+    ("workers: 0\n", "mine.yaml: workers takes a positive number of local worker processes, got 0"),
+    ("workers: 2\nscheduler: tcp://h:8786\n", "give mine.yaml: scheduler (an existing Dask cluster) or mine.yaml: "
+                                                "workers"),
+    ("scheduler: '8786'\n", "mine.yaml: scheduler takes a Dask scheduler address such as tcp://HOST:8786"),
+])
+def test_a_profile_cannot_set_what_the_driver_sets_or_a_bad_cluster(tmp_path, content, message):
+    """These values were passed to the kernels unchecked (data_dir bypassed the data check; a bad workers value
+    failed in notebook 08, hours into a paper run) or silently overwritten (out_dir, download, interactive)."""
+    folder = tmp_path / "nbs"
+    notebook(folder, "01_a", "print('ran')", params="profile = 'x'\ndata_dir = None\nworkers = None\n"
+                                                    "scheduler = None")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "mine.yaml").write_text(content)
+    result = driver("--profile", "mine", "--params", str(tmp_path / "params"), "--notebooks", str(folder),
+                    "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_results_are_labelled_with_the_profile_files_name_and_relative_paths_made_absolute(tmp_path):
+    """A profile copied from quick.yaml still says profile: quick; its results were labelled quick. A relative
+    deap_dir or $VAEINFO_CACHE was checked from the driver's folder and used from notebooks/."""
+    folder = tmp_path / "nbs"
+    code = "import os\nprint(f'profile={profile} deap={deap_dir} cache={os.environ[\"VAEINFO_CACHE\"]}')"
+    notebook(folder, "01_a", code, params="profile = 'x'\ndeap_dir = None")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "mine.yaml").write_text("profile: quick\ndeap_dir: mydeap\n")
+    (tmp_path / "mydeap" / "data_preprocessed_python").mkdir(parents=True)
+    (tmp_path / "mydeap" / "data_preprocessed_python" / "s01.dat").write_bytes(b"")  # the inventory lists subjects
+    result = subprocess.run([sys.executable, "-m", "vaeinfo.reproduce", "--profile", "mine", "--params", "params",
+                             "--notebooks", "nbs", "--data-dir", ".", "--out", "out"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=600, env={**os.environ, "VAEINFO_CACHE": "rel-cache"},
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "mine.yaml says profile: quick; its results are labelled mine" in result.stdout
+    assert f"profile=mine deap={tmp_path / 'mydeap'} cache={tmp_path / 'rel-cache'}" in result.stdout

@@ -41,9 +41,11 @@ from typing import Iterator
 import nbformat
 import yaml
 
+from .checks import is_integer
 from .data import ENV_VAR, DataError, resolve_data_dir
+from .data.deap.format import ENV_VAR as DEAP_ENV_VAR
 from .data.inventory import Inventory, take_inventory
-from .io import SCHEDULER_ADDRESS, atomic_write_text
+from .io import CACHE_ENV, SCHEDULER_ADDRESS, atomic_write_text
 from .results import update_readme, update_references
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,6 +53,14 @@ RESERVED = ("executed", "results", "local")  # folders of figures/ that are not 
 REFERENCES = REPO / "params" / "references" / "authors.yaml"  # the numbers of the README paper-vs-here table
 INJECTED = ("download", "out_dir", "interactive", "scheduler", "workers")  # set by the driver (the last two may
 # also come from a profile), passed only to the notebooks that declare them
+DRIVER_OWNED = {  # notebook parameters a profile may not set: the driver sets them, from what the command line says
+    "data_dir": "give --data-dir DIR (the driver validates that folder before the first notebook)",
+    "download": "give --download",
+    "out_dir": "give --out DIR",
+    "interactive": "a headless run never shows live widgets; open notebook 07 in Jupyter for them",
+}
+PATH_PARAMETERS = ("deap_dir", "cache_dir")  # a profile's relative paths: relative to where the driver was started
+PATH_ENV = (DEAP_ENV_VAR, CACHE_ENV)  # the same for these variables (the kernels run in notebooks/)
 
 
 @dataclass
@@ -69,15 +79,25 @@ class BadData(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the process exit status (0 ok, 1 a notebook failed or bad data, 2 usage)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    empty = [f"--{name.replace('_', '-')}" for name in ("profile", "data_dir", "only", "out", "scheduler")
+             if getattr(args, name) == ""]
+    if empty:
+        parser.error(f"{empty[0]} needs a value, got an empty one")
     try:
         params = load_profile(args.profile, Path(args.params))
         all_notebooks = select_notebooks(Path(args.notebooks))
         declared = {nb.stem: declared_parameters(nb) for nb in all_notebooks}
-        check_keys(params, declared, Path(args.params) / f"{args.profile}.yaml")
-        params.update(cluster_parameters(args.scheduler, args.workers))
+        profile_file = Path(args.params) / f"{args.profile}.yaml"
+        check_keys(params, declared, profile_file)
+        if args.scheduler is not None or args.workers is not None:
+            params.update(cluster_parameters(args.scheduler, args.workers))
+        else:  # the profile's values, checked now rather than in a notebook hours into the run
+            cluster_parameters(params.get("scheduler"), params.get("workers"), source=profile_file.name)
+        _absolute_paths(params)
         notebooks = select_notebooks(Path(args.notebooks), args.only)
-        out = Path(args.out).resolve() if args.out else default_out_dir(args.profile)
+        out = Path(args.out).resolve() if args.out is not None else default_out_dir(args.profile)
         inventory = _inventory(args.data_dir, params.get("deap_dir"), args.download)
         plan = [(nb, skip_reason(nb, inventory, by_name=args.only is not None)) for nb in notebooks]
     except BadData as exc:
@@ -87,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reproduce: error: {exc}", file=sys.stderr)
         return 2
     os.environ[ENV_VAR] = str(inventory.root.path)  # the kernels resolve the data folder from it
-    params.update(download=args.download, out_dir=kernel_path(out, Path(args.notebooks)), interactive=False)
+    if params.get("profile", args.profile) != args.profile:
+        print(f"reproduce: {args.profile}.yaml says profile: {params['profile']}; its results are labelled "
+              f"{args.profile}, the file's name", flush=True)
+    params.update(profile=args.profile, download=args.download, out_dir=kernel_path(out, Path(args.notebooks)),
+                  interactive=False)
+    for key in PATH_PARAMETERS:
+        if params.get(key) is not None:
+            params[key] = kernel_path(Path(params[key]), Path(args.notebooks))
     print(f"reproduce: profile {args.profile}, data {inventory.root.describe()}, output {out}", flush=True)
     if args.scheduler or args.workers:
         where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else f"{args.workers} local worker(s)"
@@ -156,9 +183,13 @@ def _literal(node: ast.expr) -> object:
 
 
 def check_keys(params: dict, declared: dict[str, dict], path: Path) -> None:
-    """ValueError naming the first key of ``params`` that no notebook declares, and the closest declared key."""
+    """ValueError naming the first key of ``params`` that no notebook declares, and the closest declared key, or the
+    first key that the driver sets itself (:data:`DRIVER_OWNED`), and what to do instead."""
     known = set(INJECTED).union(*declared.values()) if declared else set(INJECTED)
     for key in params:
+        if key in DRIVER_OWNED:
+            raise ValueError(f"{path.parent.name}/{path.name}: {key} cannot be set in a profile: "
+                             f"{DRIVER_OWNED[key]}")
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "no declared key is close to it."
@@ -166,19 +197,33 @@ def check_keys(params: dict, declared: dict[str, dict], path: Path) -> None:
                              f"declares it; {hint} (fix the key, or declare it in the notebook that uses it)")
 
 
-def cluster_parameters(scheduler: str | None, workers: int | None) -> dict:
+def cluster_parameters(scheduler: str | None, workers: int | None, *, source: str | None = None) -> dict:
     """The notebook parameters of ``--scheduler`` / ``--workers``: ``{}`` when neither is given (the profile's
     values, if any, stand); otherwise both keys, the one not given set to None so that a profile's value of it
-    cannot contradict the command line. ValueError for both at once, a bad address or fewer than 1 worker."""
+    cannot contradict the command line. ValueError for both at once, a bad address or fewer than 1 worker.
+    ``source``: the profile file the values come from (named in the errors instead of the options)."""
+    sched, work = ("--scheduler", "--workers") if source is None else (f"{source}: scheduler", f"{source}: workers")
     if scheduler is not None and workers is not None:
-        raise ValueError("give --scheduler (an existing Dask cluster) or --workers (a local cluster of N), not both")
-    if scheduler is not None and not SCHEDULER_ADDRESS.fullmatch(scheduler):
-        raise ValueError(f"--scheduler takes a Dask scheduler address such as tcp://HOST:8786, got {scheduler!r}")
-    if workers is not None and workers < 1:
-        raise ValueError(f"--workers takes a positive number of local worker processes, got {workers}")
+        raise ValueError(f"give {sched} (an existing Dask cluster) or {work} (a local cluster of N), not both")
+    if scheduler is not None and not (isinstance(scheduler, str) and SCHEDULER_ADDRESS.fullmatch(scheduler)):
+        raise ValueError(f"{sched} takes a Dask scheduler address such as tcp://HOST:8786, got {scheduler!r}")
+    if workers is not None and not (is_integer(workers) and workers >= 1):
+        raise ValueError(f"{work} takes a positive number of local worker processes, got {workers!r}")
     if scheduler is None and workers is None:
         return {}
     return {"scheduler": scheduler, "workers": workers}
+
+
+def _absolute_paths(params: dict) -> None:
+    """Make a profile's relative ``deap_dir``/``cache_dir`` and relative ``$VAEINFO_DEAP``/``$VAEINFO_CACHE``
+    absolute, from the folder the driver runs in: the kernels run in ``notebooks/`` and would read them from there
+    (the data folder's ``$VAEINFO_DATA`` is set absolute from the inventory)."""
+    for key in PATH_PARAMETERS:
+        if params.get(key) is not None:
+            params[key] = str(Path(params[key]).expanduser().resolve())
+    for var in PATH_ENV:
+        if os.environ.get(var):
+            os.environ[var] = str(Path(os.environ[var]).expanduser().resolve())
 
 
 def select_notebooks(folder: Path, only: str | None = None) -> list[Path]:
