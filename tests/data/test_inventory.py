@@ -12,7 +12,7 @@ def test_an_empty_folder_holds_no_optional_data(tmp_path, monkeypatch):
     monkeypatch.delenv("VAEINFO_DEAP", raising=False)
     monkeypatch.delenv("VAEINFO_DATA", raising=False)
     inventory = take_inventory(tmp_path)
-    assert inventory.present == {"MNIST": False, "CelebA": False}  # DEAP only when a folder is configured
+    assert inventory.present == {"MNIST": False, "CelebA": False, "dSprites": False}  # DEAP: only when configured
     assert inventory.missing(["CelebA", "MNIST"]) == ["CelebA", "MNIST"]
     reason = inventory.reason("CelebA")
     assert reason.startswith(f"no CelebA in {tmp_path} (download the aligned CelebA")
@@ -23,7 +23,7 @@ def test_the_shared_folder_holds_mnist_and_celeba(data_root, monkeypatch):
     if not (data_root / "celeba").is_dir():
         pytest.skip("no CelebA in the data folder")
     inventory = take_inventory(data_root)
-    assert inventory.present == {"MNIST": True, "CelebA": True} and inventory.missing(["CelebA"]) == []
+    assert inventory.present["MNIST"] and inventory.present["CelebA"] and inventory.missing(["CelebA"]) == []
 
 
 def test_broken_data_is_an_error_naming_the_file(tmp_path, monkeypatch):
@@ -36,6 +36,12 @@ def test_broken_data_is_an_error_naming_the_file(tmp_path, monkeypatch):
     (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").unlink()
     (tmp_path / "celeba").mkdir()
     with pytest.raises(DataError, match=r"CelebA is incomplete"):
+        take_inventory(tmp_path)
+    (tmp_path / "celeba").rmdir()
+    npz = tmp_path / "dsprites" / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+    npz.parent.mkdir()
+    npz.write_bytes(b"\x07" * 1000)  # was found only when notebook 09 ran, after 00-08
+    with pytest.raises(DataError, match=r"dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz is not a readable npz file"):
         take_inventory(tmp_path)
 
 

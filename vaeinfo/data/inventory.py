@@ -6,7 +6,8 @@ the fix) and records which optional ones are absent, so that ``./reproduce.sh`` 
 on bad data, and skip, saying why, the notebooks whose optional data set is absent.
 
 Absent MNIST is not an error (the notebooks fall back to scikit-learn's 8x8 digits); absent CelebA makes notebook
-05 skip; DEAP is checked only when a folder is configured (``deap_dir`` or ``$VAEINFO_DEAP``), otherwise notebook 06
+05 skip; absent dSprites (the official npz) is not an error either (notebooks 09 and 10 render the grid); DEAP is
+checked only when a folder is configured (``deap_dir`` or ``$VAEINFO_DEAP``), otherwise notebook 06
 uses synthetic files.
 """
 
@@ -20,15 +21,17 @@ from .celeba import GET_CELEBA_HINT, check_celeba
 from .deap.folder import available_subjects
 from .deap.format import ENV_VAR as DEAP_ENV_VAR
 from .deap.format import deap_source
+from .dsprites import GET_DSPRITES_HINT, check_dsprites
 from .mnist import GET_MNIST_HINT, check_mnist, load_mnist
 
-HINTS = {"MNIST": GET_MNIST_HINT, "CelebA": GET_CELEBA_HINT,
+HINTS = {"MNIST": GET_MNIST_HINT, "CelebA": GET_CELEBA_HINT, "dSprites": GET_DSPRITES_HINT,
          "DEAP": f"set {DEAP_ENV_VAR} (or the deap_dir parameter) to your copy of DEAP"}
 
 
 @dataclass(frozen=True)
 class Inventory:
-    """The data folder of a run and, per data set name (``MNIST``, ``CelebA``, ``DEAP``), whether it is present.
+    """The data folder of a run and, per data set name (``MNIST``, ``CelebA``, ``dSprites``, ``DEAP``), whether it is
+    present.
 
     A data set in ``present`` passed its loader's checks; DEAP is listed only when a folder was configured.
     """
@@ -61,7 +64,8 @@ def take_inventory(data_dir: str | os.PathLike | None = None, deap_dir: str | os
     root = resolve_data_dir(data_dir)
     if download:
         load_mnist("test", root.path, download=True)
-    present = {"MNIST": check_mnist(root.path), "CelebA": check_celeba(root.path)}
+    present = {"MNIST": check_mnist(root.path), "CelebA": check_celeba(root.path),
+               "dSprites": check_dsprites(root.path)}
     if (deap_dir is not None and str(deap_dir) != "") or os.environ.get(DEAP_ENV_VAR):
         present["DEAP"] = bool(available_subjects(deap_source(deap_dir)))
     return Inventory(root, present)
