@@ -234,9 +234,31 @@ def test_synthetic_never_overwrites_real_data_and_replaces_its_own(tmp_path):
     with pytest.raises(ValueError, match="no synthetic_deap.json: it may be real data"):
         deap_synthetic.make_synthetic(tmp_path / "real", subjects=(1,), n_trials=1, video_s=4)
     assert real.read_bytes() == b"precious"
+    ratings = tmp_path / "ratings-only" / deap_format.RATINGS_CSV  # the licence-covered ratings alone: real too
+    ratings.parent.mkdir(parents=True)
+    ratings.write_text("Participant_id,Trial,Experiment_id\n")
+    with pytest.raises(ValueError, match=r"metadata_csv/participant_ratings.csv, ...\) but no synthetic_deap.json"):
+        deap_synthetic.make_synthetic(tmp_path / "ratings-only", subjects=(1,), n_trials=1, video_s=4)
+    assert ratings.read_text() == "Participant_id,Trial,Experiment_id\n"
     deap_synthetic.make_synthetic(tmp_path / "synth", subjects=(1, 2), n_trials=1, video_s=4, formats=("preprocessed",))
     deap_synthetic.make_synthetic(tmp_path / "synth", subjects=(3,), n_trials=2, video_s=4, formats=("preprocessed",))
     assert [t.subject for t in deap_release.load_preprocessed(tmp_path / "synth")] == [3]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"subjects": (1.9,)}, r"subjects must be distinct integers in 1..32, got \(1.9,\)"),  # was written as s01
+    ({"subjects": (1,), "n_trials": True}, r"n_trials must be an integer in \[1, 40\]"),
+    ({"subjects": (1,), "n_trials": 2.0}, r"n_trials must be an integer in \[1, 40\]"),
+    ({"subjects": (1,), "seed": True}, r"seed must be an integer >= 0, got True"),
+    ({"n_subjects": 0}, r"n_subjects must be an integer in \[1, 32\], got 0"),
+])
+def test_bad_synthetic_arguments_are_refused_before_the_old_set_is_touched(tmp_path, kwargs, message):
+    deap_synthetic.make_synthetic(tmp_path, subjects=(2,), n_trials=1, video_s=4, formats=("preprocessed",))
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(ValueError, match=message):
+        deap_synthetic.make_synthetic(tmp_path, video_s=4, formats=("preprocessed",), **kwargs)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert [t.subject for t in deap_release.load_preprocessed(tmp_path)] == [2]
 
 
 def _interrupt_at_second_subject(monkeypatch) -> list[int]:

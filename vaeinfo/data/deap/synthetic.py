@@ -30,6 +30,7 @@ import numpy as np
 import scipy.signal
 
 from ... import __version__
+from ...checks import check_integer, is_integer
 from ...io import (
     atomic_open,
     atomic_write_json,
@@ -145,8 +146,10 @@ def make_synthetic(directory: str | os.PathLike, n_subjects: int = N_SUBJECTS, n
     -------
     The folder's DeapSource (synthetic, with n_trials and video_s).
     """
-    subjects = tuple(range(1, n_subjects + 1)) if subjects is None else tuple(int(s) for s in subjects)
-    _check_synthetic_args(subjects, n_trials, formats, video_s)
+    if subjects is None:
+        subjects = tuple(range(1, check_integer(n_subjects, "n_subjects", low=1, high=N_SUBJECTS) + 1))
+    _check_synthetic_args(tuple(subjects), n_trials, seed, formats, video_s)
+    subjects = tuple(int(s) for s in subjects)
     root = Path(directory)
     _clear_synthetic(root)
     atomic_write_json(root / MANIFEST, {"what": SYNTHETIC_WHAT, "complete": False})
@@ -184,9 +187,10 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
     -------
     Its DeapSource, synthetic, with origin ``"synthetic default"``.
     """
+    n_subjects = check_integer(n_subjects, "n_subjects", low=1, high=N_SUBJECTS)
+    _check_synthetic_args(tuple(range(1, n_subjects + 1)), n_trials, seed, formats, video_s)
     settings = {"subjects": list(range(1, n_subjects + 1)), "n_trials": int(n_trials), "video_s": float(video_s),
                 "seed": int(seed), "formats": sorted(formats)}
-    _check_synthetic_args(tuple(settings["subjects"]), n_trials, formats, video_s)
     text = json.dumps({**settings, "vaeinfo": __version__}, sort_keys=True)
     root = resolve_cache_dir(cache_dir) / SYNTHETIC_CACHE / hashlib.sha256(text.encode()).hexdigest()[:16]
     if not _written_with(root, settings):
@@ -218,12 +222,13 @@ def _written_with(root: Path, settings: dict) -> bool:
             and all(meta.get(key) == value for key, value in settings.items()))
 
 
-def _check_synthetic_args(subjects, n_trials, formats, video_s) -> None:
-    """ValueError naming the bad argument of make_synthetic."""
-    if not subjects or len(set(subjects)) != len(subjects) or not all(1 <= s <= N_SUBJECTS for s in subjects):
-        raise ValueError(f"subjects must be distinct numbers in 1..{N_SUBJECTS}, got {subjects}")
-    if not 1 <= n_trials <= N_TRIALS:
-        raise ValueError(f"n_trials must be in 1..{N_TRIALS}, got {n_trials}")
+def _check_synthetic_args(subjects, n_trials, seed, formats, video_s) -> None:
+    """ValueError naming the bad argument of make_synthetic (before anything in the folder is touched)."""
+    if (not subjects or len(set(subjects)) != len(subjects)
+            or not all(is_integer(s) and 1 <= s <= N_SUBJECTS for s in subjects)):
+        raise ValueError(f"subjects must be distinct integers in 1..{N_SUBJECTS}, got {subjects}")
+    check_integer(n_trials, "n_trials", low=1, high=N_TRIALS, meaning="videos per subject")
+    check_integer(seed, "seed", low=0)
     if not formats or set(formats) - {"preprocessed", "raw"}:
         raise ValueError(f"formats must be a non-empty subset of ('preprocessed', 'raw'), got {formats}")
     if video_s < 2 or not float(video_s * SFREQ).is_integer():
@@ -231,11 +236,13 @@ def _check_synthetic_args(subjects, n_trials, formats, video_s) -> None:
 
 
 def _clear_synthetic(root: Path) -> None:
-    """Remove the ``sNN`` files and ratings of a previous synthetic set in ``root``; ValueError if not synthetic."""
+    """Remove the ``sNN`` files and ratings of a previous synthetic set in ``root``; ValueError if not synthetic
+    (any of them, the ratings file alone included, without a manifest)."""
     old = [file for folder in (PREPROCESSED_DIR, RAW_DIR) for file in sorted((root / folder).glob("s[0-9][0-9].*"))]
-    if old and not (root / MANIFEST).is_file():
-        raise ValueError(f"{root} holds DEAP files ({old[0].name}, ...) but no {MANIFEST}: it may be real data, which "
-                         f"make_synthetic never overwrites. Choose an empty folder.")
+    found = old + [root / RATINGS_CSV] * (root / RATINGS_CSV).is_file()
+    if found and not (root / MANIFEST).is_file():
+        raise ValueError(f"{root} holds DEAP files ({found[0].relative_to(root)}, ...) but no {MANIFEST}: it may be "
+                         f"real data, which make_synthetic never overwrites. Choose an empty folder.")
     for file in old:
         file.unlink()
     (root / RATINGS_CSV).unlink(missing_ok=True)
