@@ -106,8 +106,12 @@ def test_empty_split_of_a_partial_copy_is_a_clear_error(celeba_root, split):
 def test_unknown_split_and_bad_sizes(tmp_path):
     with pytest.raises(ValueError, match="unknown split 'valid'"):
         load_celeba("valid", tmp_path)
-    for bad in ({"n": 0}, {"size": 0}, {"workers": -1}):
-        with pytest.raises(ValueError, match="positive"):
+    for bad, message in (({"n": 0}, r"n must be an integer >= 1 \(images\) or None \(the whole split\), got 0"),
+                         ({"size": 0}, r"size must be an integer >= 1"),
+                         ({"workers": -1}, r"workers must be an integer"),
+                         ({"n": True}, r"got True"),  # was 1 image
+                         ({"n": 2.5}, r"got 2.5"), ({"workers": 1.5}, r"got 1.5"), ({"n": "3"}, r"got '3'")):
+        with pytest.raises(ValueError, match=message):
             load_celeba("train", tmp_path, **bad)
 
 
@@ -172,8 +176,9 @@ def test_train_validation_holds_out_the_tail_of_train_without_validation(celeba_
 def test_train_validation_bad_arguments(fake, tmp_path):
     with pytest.raises(DataError, match="too few to hold out 4 for validation"):
         load_celeba_train_validation(_without_validation(fake), n_validation=4, progress=False)
-    for bad, match in (({"holdout": 1.0}, "holdout"), ({"holdout": 0.0}, "holdout"), ({"n_train": 0}, "positive"),
-                       ({"n_validation": 0}, "positive")):
+    for bad, match in (({"holdout": 1.0}, "holdout"), ({"holdout": 0.0}, "holdout"),
+                       ({"n_train": 0}, r"n_train must be an integer >= 1"), ({"n_train": 2.0}, r"got 2.0"),
+                       ({"n_validation": 0}, r"n_validation must be an integer >= 1")):
         with pytest.raises(ValueError, match=match):
             load_celeba_train_validation(fake, progress=False, **bad)
 

@@ -219,6 +219,16 @@ def test_rendering_is_deterministic_across_chunks_and_order():
     assert first.tobytes() == D.render_indices(indices).tobytes()
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seed": None}, r"seed must be an integer >= 0 \(of the subsample\), got None"),  # other images on every call
+    ({"seed": True}, r"got True"), ({"seed": 1.5}, r"got 1.5"),
+    ({"cache": "yes"}, r"cache must be True, False or None"),  # "yes" built the whole 377 MB cache
+])
+def test_load_dsprites_refuses_a_bad_seed_or_cache(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        D.load_dsprites(3, tmp_path, cache_dir=tmp_path, progress=False, **kwargs)
+
+
 def test_bad_latent_values_are_clear_errors():
     good = _latents(1, 1.0, 0.0, 0.5, 0.5)
     for column, value, message in ((1, 4.0, "shape must be 1"), (2, 0.0, r"scale must lie in \(0, 1\]"),

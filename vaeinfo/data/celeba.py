@@ -52,6 +52,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..checks import check_integer
 from ..io import (
     CACHE_ENV,
     atomic_open,
@@ -171,9 +172,9 @@ def load_celeba(
         Unknown split, non-positive ``n``, ``size`` or ``workers``.
     """
     check_split(split)
-    for name, value in (("n", n), ("size", size), ("workers", workers)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
+    check_integer(n, "n", low=1, meaning="images", none="the whole split")
+    check_integer(size, "size", low=1, meaning="output side in pixels")
+    check_integer(workers, "workers", low=1, meaning="decoding processes", none="one per available CPU")
     root = resolve_data_dir(data_dir)
     index = _index(root)
     rows = np.flatnonzero(index.partition == SPLITS.index(split))
@@ -219,9 +220,9 @@ def load_celeba_train_validation(
     ValueError
         Non-positive ``n_train``/``n_validation``/``size``, or ``holdout`` outside (0, 1).
     """
-    for name, value in (("n_train", n_train), ("n_validation", n_validation), ("size", size)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
+    check_integer(n_train, "n_train", low=1, meaning="training images", none="all")
+    check_integer(n_validation, "n_validation", low=1, meaning="validation images", none="all, or the holdout")
+    check_integer(size, "size", low=1, meaning="output side in pixels")
     if not 0 < holdout < 1:
         raise ValueError(f"holdout is the fraction of train held out as validation, in (0, 1); got {holdout}")
     root = resolve_data_dir(data_dir)

@@ -418,6 +418,9 @@ def load_dsprites(n: int | None = None, data_dir: str | os.PathLike | None = Non
     """
     if n is not None and not (is_integer(n) and 1 <= n <= N_IMAGES):
         raise ValueError(f"n must be a number of images in 1..{N_IMAGES} or None (the whole grid), got {n!r}")
+    check_integer(seed, "seed", low=0, meaning="of the subsample")  # None would draw other images on every call
+    if cache not in (None, True, False):
+        raise ValueError(f"cache must be True, False or None (only for the whole grid), got {cache!r}")
     if cache is None:
         cache = n is None or _procedural_cache_path(resolve_cache_dir(cache_dir)).is_file()
     data = open_dsprites(data_dir, source=source, cache=cache, cache_dir=cache_dir, progress=progress)
