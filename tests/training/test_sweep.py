@@ -156,6 +156,15 @@ def test_a_registered_loader_gets_the_options_of_its_spec(monkeypatch):
         DataSpec("first_k", options=["k"])
 
 
+def test_a_relative_cache_dir_option_is_made_absolute_like_data_dir(tmp_path, monkeypatch):
+    """A worker runs in another folder: a relative cache_dir built a second pixel cache there."""
+    monkeypatch.chdir(tmp_path)
+    spec = DataSpec("dsprites", data_dir="rel-data", options={"cache_dir": "rel-cache", "seed": 3})
+    assert spec.data_dir == str(tmp_path / "rel-data")
+    assert spec.kwargs == {"cache_dir": str(tmp_path / "rel-cache"), "seed": 3}
+    assert DataSpec("dsprites", options={"cache_dir": None}).kwargs == {"cache_dir": None}
+
+
 # ----------------------------------------------------------------------------- in-process sweeps (workers=1)
 
 

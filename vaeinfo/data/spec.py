@@ -42,7 +42,8 @@ class DataSpec:
         notebooks do.
     options : further keyword arguments of the data set's loader, among those its :data:`LOADERS` entry names
         (none for ``"mnist"`` and ``"digits"``); a mapping, kept as sorted ``(name, value)`` pairs so that the
-        spec stays hashable. :attr:`kwargs` gives them back as a dict.
+        spec stays hashable (a ``cache_dir`` is made absolute, as ``data_dir``). :attr:`kwargs` gives them back
+        as a dict.
     """
 
     dataset: str
@@ -65,7 +66,8 @@ class DataSpec:
             raise ValueError(f"allow_fallback applies to 'mnist' only (the digits stand in for it), "
                              f"not to {self.dataset!r}")
         try:
-            options = tuple(sorted(dict(self.options).items()))
+            options = tuple(sorted((name, _absolute(value) if name in PATH_OPTIONS else value)
+                                   for name, value in dict(self.options).items()))
         except (TypeError, ValueError):
             raise ValueError(f"DataSpec options must be a mapping of loader keyword arguments, got "
                              f"{self.options!r}") from None
@@ -96,6 +98,14 @@ class DataSpec:
     def kwargs(self) -> dict:
         """The loader options as a dict."""
         return dict(self.options)
+
+
+PATH_OPTIONS = ("cache_dir",)  # loader options that are folders: made absolute, as data_dir, for other processes
+
+
+def _absolute(path):
+    """A folder option as an absolute path string (None stays None): a worker runs in another working folder."""
+    return None if path is None else os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
 def mnist_spec(split: str, data_dir=None, n: int | None = None, *, fallback: bool) -> DataSpec:
