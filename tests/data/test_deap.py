@@ -519,6 +519,32 @@ def test_wrong_trial_counts_are_clear_errors(raw_set):
         deap_raw.read_ratings(raw_set.root / deap_format.RATINGS_CSV, 1, 40)
 
 
+def _ratings_csv(folder: Path, rows: list[str]) -> Path:
+    path = folder / "participant_ratings.csv"
+    path.write_text("Participant_id,Trial,Experiment_id,Start_time,Valence,Arousal,Dominance,Liking,Familiarity\n"
+                    + "".join(f"{row}\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("rows, message", [
+    # a duplicated or out-of-range video was accepted, and load_raw's argsort then gave trials the wrong labels
+    (["1,1,2,0,5,5,5,5,1", "1,2,2,0,5,5,5,5,1"], r"Experiment_id distinct videos in 1..40 \(found \[2, 2\]\)"),
+    (["1,1,7,0,5,5,5,5,1", "1,2,99,0,5,5,5,5,1"], r"found \[7, 99\]"),
+    (["1,1,1,0,5,5,5,5,1", "1,1,2,0,5,5,5,5,1"], r"Trial must be 1..2 once each \(found \[1, 1\]\)"),
+    (["1,1,1,0,,5,5,5,1", "1,2,2,0,5,5,5,5,1"], r"a row does not parse \(could not convert string to float: ''\)"),
+    (["x,1,1,0,5,5,5,5,1", "1,2,2,0,5,5,5,5,1"], r"a row does not parse \(invalid literal for int"),
+])
+def test_a_ratings_file_that_does_not_describe_one_session_is_refused(tmp_path, rows, message):
+    with pytest.raises(DataError, match=message):
+        deap_raw.read_ratings(_ratings_csv(tmp_path, rows), 1, 2)
+
+
+def test_ratings_come_back_in_presentation_order(tmp_path):
+    path = _ratings_csv(tmp_path, ["2,1,1,0,9,9,9,9,1", "1,2,5,0,2,3,4,5,1", "1,1,40,0,1,1.5,2,2.5,1"])
+    video, ratings = deap_raw.read_ratings(path, 1, 2)
+    assert video.tolist() == [40, 5] and ratings.tolist() == [[1, 1.5, 2, 2.5], [2, 3, 4, 5]]
+
+
 # ----------------------------------------------------------------------------- features: known answers
 FS = 128.0
 

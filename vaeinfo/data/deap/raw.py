@@ -140,18 +140,34 @@ def read_ratings(csv_path: str | os.PathLike, subject: int, n_trials: int = N_TR
     path = Path(csv_path)
     if not path.is_file():
         raise DataError(f"ratings file {path} does not exist. Fix: unzip DEAP's metadata_csv.zip (or pass None).")
+    fix = "Fix: use DEAP's metadata_csv/participant_ratings.csv."
     columns = ["Participant_id", "Trial", "Experiment_id"] + [name.capitalize() for name in RATING_NAMES]
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        rows = [] if missing else [r for r in reader if int(r["Participant_id"]) == subject]
+        rows = [] if missing else [row for row in (_rating_row(r, columns, path, fix) for r in reader)
+                                   if row[0] == subject]
     found = f"missing columns {missing}" if missing else f"{len(rows)} rows"
     if missing or len(rows) != n_trials:
         raise DataError(f"{path}: expected columns {columns} and {n_trials} rows for participant {subject}; found "
-                        f"{found}. Fix: use DEAP's metadata_csv/participant_ratings.csv.")
-    rows.sort(key=lambda r: int(r["Trial"]))
-    ratings = np.array([[float(r[c]) for c in columns[3:]] for r in rows])
+                        f"{found}. {fix}")
+    rows.sort(key=lambda row: row[1])
+    trials, video = [row[1] for row in rows], np.array([row[2] for row in rows])
+    distinct_videos = len(set(video)) == n_trials and 1 <= video.min() and video.max() <= N_TRIALS
+    if trials != list(range(1, n_trials + 1)) or not distinct_videos:
+        raise DataError(f"{path}: participant {subject}'s Trial must be 1..{n_trials} once each (found {trials}) "
+                        f"and Experiment_id distinct videos in 1..{N_TRIALS} (found {video.tolist()}). {fix}")
+    ratings = np.array([row[3] for row in rows])
     if not (np.isfinite(ratings).all() and RATING_RANGE[0] <= ratings.min() and ratings.max() <= RATING_RANGE[1]):
-        raise DataError(f"{path}: participant {subject}'s ratings are not all within 1..9. Fix: use DEAP's "
-                        f"metadata_csv/participant_ratings.csv.")
-    return np.array([int(r["Experiment_id"]) for r in rows]), ratings
+        raise DataError(f"{path}: participant {subject}'s ratings are not all within 1..9. {fix}")
+    return video, ratings
+
+
+def _rating_row(row: dict, columns: list[str], path: Path, fix: str) -> tuple[int, int, int, list[float]]:
+    """(participant, trial, video, [valence, arousal, dominance, liking]) of one CSV row; DataError naming the
+    line and the value that does not parse."""
+    try:
+        return (int(row[columns[0]]), int(row[columns[1]]), int(row[columns[2]]),
+                [float(row[c]) for c in columns[3:]])
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{path}: a row does not parse ({exc}): {row}. {fix}") from None
