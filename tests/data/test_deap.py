@@ -193,9 +193,18 @@ def test_bdf_writer_rejects_bad_input(tmp_path):
         bdf.to_digital(np.full((3, 4), np.nan), header.channels[:3])
     with pytest.raises(ValueError, match=r"shape \(3, 1536\).*\(4, 1536\)"):
         bdf.write_bdf(tmp_path / "bad.bdf", np.zeros((3, 1536), np.int32), header)
-    with pytest.raises(ValueError, match="fit 24 bits"):
-        bdf.write_bdf(tmp_path / "bad.bdf", np.full((4, 1536), 2**24), header)
+    good = np.zeros((4, 1536), np.int32)
+    with pytest.raises(ValueError, match=r"channel Status's digital values lie in 16777216..16777216, outside its "
+                                         r"-8388608..16777215"):
+        bdf.write_bdf(tmp_path / "bad.bdf", np.where(np.arange(4)[:, None] == 3, 2**24, good), header)
+    with pytest.raises(ValueError, match=r"channel Fp1's digital values lie in 8388608..8388608, outside its "
+                                         r"-8388608..8388607"):  # 2^23 was written and read back as -2^23
+        bdf.write_bdf(tmp_path / "bad.bdf", np.where(np.arange(4)[:, None] == 0, 2**23, good), header)
+    with pytest.raises(ValueError, match=r"digital data must be integers \(dtype float64 would be truncated\)"):
+        bdf.write_bdf(tmp_path / "bad.bdf", good + 0.7, header)  # 1.7 was written as 1, NaN as 0
     assert not (tmp_path / "bad.bdf").exists()
+    bdf.write_bdf(tmp_path / "edges.bdf", np.where(np.arange(4)[:, None] == 3, 2**24 - 1, good), header)
+    assert bdf.read_status(tmp_path / "edges.bdf").max() == 2**24 - 1  # Status: unsigned code | flags
 
 
 # ----------------------------------------------------------------------------- where DEAP is

@@ -255,14 +255,20 @@ def write_bdf(path: str | os.PathLike, digital: np.ndarray, header: BDFHeader) -
 
     The sample count must be ``header.n_records`` times the samples per record; use
     :func:`to_digital` (and, for Status, the raw code | flags values) to make ``digital``. The same inputs
-    give identical bytes.
+    give identical bytes. ``digital`` must be integers, each channel within its ``digital_min``..``digital_max``
+    (a Status channel, unit ``Boolean``: up to 2^24 - 1, the unsigned code | flags); ValueError otherwise.
     """
     digital = np.asarray(digital)
     if digital.shape != (len(header.channels), header.n_samples):
         raise ValueError(f"digital data has shape {digital.shape}; the header describes "
                          f"({len(header.channels)}, {header.n_samples}) = channels x (records x samples per record)")
-    if digital.size and (digital.min() < DIGITAL_MIN or digital.max() >= 2**24):
-        raise ValueError("digital values must fit 24 bits (signed, or unsigned for Status); use to_digital")
+    if not np.issubdtype(digital.dtype, np.integer):
+        raise ValueError(f"digital data must be integers (dtype {digital.dtype} would be truncated); use to_digital")
+    for row, channel in zip(digital, header.channels):
+        top = 2**24 - 1 if channel.unit == "Boolean" else channel.digital_max
+        if row.size and (row.min() < channel.digital_min or row.max() > top):
+            raise ValueError(f"channel {channel.label}'s digital values lie in {row.min()}..{row.max()}, outside "
+                             f"its {channel.digital_min}..{top}; use to_digital")
     spr = round(header.sfreq * header.record_s)
     le = digital.astype("<i4").reshape(len(header.channels), header.n_records, spr).transpose(1, 0, 2)
     samples = np.ascontiguousarray(le).view(np.uint8).reshape(header.n_records, -1, 4)[:, :, :BYTES_PER_SAMPLE]
