@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from vaeinfo.data import DataError
 from vaeinfo.data.deap import bdf
 from vaeinfo.data.deap import features as deap_features
+from vaeinfo.data.deap import folder as deap_folder
 from vaeinfo.data.deap import format as deap_format
 from vaeinfo.data.deap import raw as deap_raw
 from vaeinfo.data.deap import release as deap_release
@@ -222,6 +223,17 @@ def test_deap_source_resolution(tmp_path, monkeypatch, raw_set):
         deap_format.deap_source(tmp_path / "typo")
     with pytest.raises(DataError, match="holds neither"):
         deap_format.deap_source(tmp_path / deap_format.PREPROCESSED_DIR)
+
+
+def test_subject_numbers_outside_the_release_and_no_subjects_are_refused(tmp_path, raw_set):
+    folder = tmp_path / deap_format.PREPROCESSED_DIR
+    folder.mkdir()
+    for name in ("s01.dat", "s77.dat"):  # s00 and s77 were listed as subjects 0 and 77
+        (folder / name).write_bytes(b"")
+    with pytest.raises(DataError, match=r"s77.dat: DEAP files are named sNN.dat / sNN.bdf \(NN = subject 01..32\)"):
+        deap_folder.available_subjects(deap_format.deap_source(tmp_path))
+    with pytest.raises(ValueError, match=r"source_features needs at least one subject"):
+        deap_features.source_features(raw_set, [])
 
 
 def test_synthetic_is_byte_identical_for_a_seed(tmp_path):

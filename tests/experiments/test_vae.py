@@ -57,6 +57,10 @@ def test_the_options_land_in_their_config_keys():
     assert config["objective"] == {"name": "beta_vae", "beta": 6.0}
     default = vae_config((1, 28, 28), latent_dim=128, beta=10.0, epochs=5, seed=0, init_sigma=0.1)
     assert default["model"]["init_log_sigma"] == math.log(0.1) and "init_sigma" not in default["model"]
+    for bad in (0.0, -1.0, float("nan"), True, "0.1"):  # 0 was "math domain error" from the log
+        with pytest.raises(ValueError, match=r"init_sigma \(the decoder's initial σ, pixel units\) must be a finite "
+                                             r"number > 0"):
+            vae_config((1, 28, 28), latent_dim=4, beta=1.0, epochs=1, seed=0, init_sigma=bad)
     with pytest.raises(ValueError, match=r"unknown sigma_parameterisation 'exp'"):
         normalize_config(vae_config((1, 28, 28), latent_dim=4, beta=1.0, epochs=1, seed=0, init_sigma=1.0,
                                     sigma_parameterisation="exp"))

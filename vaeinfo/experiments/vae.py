@@ -57,6 +57,10 @@ def vae_config(image_shape: tuple[int, ...], *, latent_dim: int, beta: float, ep
     precision : the training step's arithmetic, ``"fp32"`` or ``"bf16"`` (mixed; :mod:`vaeinfo.training.config`).
     """
     architecture = {(28, 28): "mnist_conv", (64, 64): "conv64"}.get(tuple(image_shape[-2:]), "mlp")
+    if isinstance(init_sigma, bool) or not (isinstance(init_sigma, (int, float)) and math.isfinite(init_sigma)
+                                            and init_sigma > 0):
+        raise ValueError(f"init_sigma (the decoder's initial σ, pixel units) must be a finite number > 0, got "
+                         f"{init_sigma!r}")
     sigma = ({"init_log_sigma": math.log(init_sigma)} if sigma_parameterisation == "log_sigma"
              else {"init_sigma": init_sigma})
     return {

@@ -104,6 +104,8 @@ def source_features(source: DeapSource, subjects: Sequence[int] | None = None, *
     subjects on stderr unless ``progress`` is False. ``options`` go to extract_features.
     """
     subjects = available_subjects(source) if subjects is None else list(subjects)
+    if not subjects:
+        raise ValueError("source_features needs at least one subject (None: all of the folder's)")
     bar = progress_bar(subjects, desc="DEAP features", unit="subject", enabled=progress)
     return _concatenate([extract_features(load_subject(source, s), **options) for s in bar])
 

@@ -144,7 +144,7 @@ def source_at(root: Path, origin: str) -> DeapSource:
 def subject_of(path: Path) -> int:
     """The subject number of ``sNN.dat`` / ``sNN.bdf``."""
     match = _SUBJECT_FILE.match(path.name)
-    if not match:
+    if not match or not 1 <= int(match.group(1)) <= N_SUBJECTS:
         raise DataError(f"{path}: DEAP files are named sNN.dat / sNN.bdf (NN = subject 01..32). Fix: keep the "
                         f"release's file names.")
     return int(match.group(1))
