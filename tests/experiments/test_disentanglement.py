@@ -133,6 +133,9 @@ def test_traversals_of_the_most_informative_dimensions(tiny):
     assert labels[0].split(" | ")[1].split()[0] == ("shape", "scale", "orientation", "posX", "posY")[best]
     top_only, labels, _ = dx.factor_traversals(report, exp.evaluation, threshold=1e9)  # none influential: the top
     assert top_only.shape[0] == 1 and labels[0].startswith(f"z{order[0]} ")
+    for bad in (-1, len(report.mu)):  # -1 silently used the last image, len(mu) was a bare IndexError
+        with pytest.raises(ValueError, match=rf"base must be an integer in \[0, {len(report.mu) - 1}\]"):
+            dx.factor_traversals(report, exp.evaluation, base=bad)
 
 
 def test_the_models_train_through_the_sweep_runner_on_the_documented_images(tiny):

@@ -24,9 +24,13 @@ def test_layout_and_the_authors_config():
     assert config["objective"] == {"name": "mi_regularised", "lambda": 1.0, "beta": 1.0, "warmup_epochs": 0.0,
                                    "c_dims": [0, 1, 2, 3, 4]}
     assert config["optimizer"] == {"name": "adam", "lr": 1e-3} and config["batch_size"] == 100
-    for bad in ((4, 0), (4, 5)):
-        with pytest.raises(ValueError, match="needs 1 <= n_c <= latent_dim"):
+    for bad in ((4, 0), (4, 5), (10.0, 5.0), (10, True)):  # floats reached range() as a bare TypeError
+        with pytest.raises(ValueError, match="needs integers 1 <= n_c <= latent_dim"):
             mx.Layout(*bad)
+    for bad in ([10], 10, [10, 5, 1]):  # a malformed mireg_layouts entry
+        with pytest.raises(ValueError, match=r"a layout is a pair \(latent_dim, n_c\), e.g. \[10, 5\]"):
+            mx._layout(bad)
+    assert mx._layout([10, 5]) == layout
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +71,10 @@ def test_traversals_and_the_cache(digits_experiment):
     np.testing.assert_allclose(values, np.linspace(-2.5, 2.5, 11), atol=1e-12)
     assert images.shape == (4, 11, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
     assert labels[0].startswith("plain c0") and labels[3].startswith("λ=1 c1")
-    with pytest.raises(ValueError, match="base_image must index the 100 validation images"):
-        mx.c_traversals(list(exp.pair(0)), exp.validation, base_image=100)
+    for bad in (100, -1, 2.0):
+        with pytest.raises(ValueError, match=rf"base_image must be an integer in \[0, 99\] \(a validation image\), "
+                                             rf"got {bad}"):
+            mx.c_traversals(list(exp.pair(0)), exp.validation, base_image=bad)
     again = mx.mi_regularised_experiment(**kwargs)
     assert all(r.run.cached for r in again.reports.values())
     np.testing.assert_array_equal(again.reports[(0, 1.0)].mi, exp.reports[(0, 1.0)].mi)

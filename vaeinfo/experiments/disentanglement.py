@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..checks import check_integer
 from ..data import DataSource
 from ..data.dsprites import FACTOR_NAMES, FACTOR_SIZES, DSprites, DSpritesData, load_dsprites, open_dsprites
 from ..data.spec import DataSpec
@@ -413,6 +414,7 @@ def factor_traversals(report: ModelReport, evaluation: DSpritesData, *, threshol
     the ground-truth factor it tells most about with I(z_j; v_k), e.g. ``"z3 2.10 | posX 0.41"`` (nats) -- and the
     traversal values (default :data:`TRAVERSAL`).
     """
+    check_integer(base, "base", low=0, high=len(report.mu) - 1, meaning="an evaluation image")  # -1 was the last
     values = traversal_values(*TRAVERSAL) if values is None else np.asarray(values, dtype=np.float64)
     shown = influential_factors(report.mi, threshold)
     shown = shown if len(shown) else rank_factors(report.mi)[:1]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..checks import check_integer, is_integer
 from ..data import ImageData
 from ..data.mnist import load_mnist
 from ..data.spec import mnist_spec
@@ -44,9 +45,9 @@ class Layout:
     n_c: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.n_c <= self.latent_dim:
-            raise ValueError(f"a layout needs 1 <= n_c <= latent_dim, got latent_dim {self.latent_dim}, n_c "
-                             f"{self.n_c}; e.g. Layout(10, 5)")
+        if not (is_integer(self.latent_dim) and is_integer(self.n_c) and 1 <= self.n_c <= self.latent_dim):
+            raise ValueError(f"a layout needs integers 1 <= n_c <= latent_dim, got latent_dim {self.latent_dim!r}, n_c "
+                             f"{self.n_c!r}; e.g. Layout(10, 5)")
 
     @property
     def c_dims(self) -> list[int]:
@@ -56,6 +57,15 @@ class Layout:
     def describe(self) -> str:
         """E.g. ``"10 dims (5 in c)"`` (no "|": it goes into markdown tables)."""
         return f"{self.latent_dim} dims ({self.n_c} in c)"
+
+
+def _layout(pair) -> Layout:
+    """A Layout from a ``(latent_dim, n_c)`` pair, e.g. an entry of the ``mireg_layouts`` parameter."""
+    try:
+        latent_dim, n_c = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"a layout is a pair (latent_dim, n_c), e.g. [10, 5]; got {pair!r}") from None
+    return Layout(latent_dim, n_c)
 
 
 @dataclass
@@ -179,7 +189,7 @@ def mi_regularised_experiment(*, data_dir=None, download: bool = False, allow_fa
     ValueError
         No layout, ``lam`` <= 0, or a negative lambda.
     """
-    layouts = [Layout(*pair) for pair in layouts]
+    layouts = [_layout(pair) for pair in layouts]
     lambdas = sorted({float(v) for v in (*lambdas, 0.0, lam)})
     if not layouts or lam <= 0 or lambdas[0] < 0:
         raise ValueError(f"notebook 08 needs at least one layout, lam > 0 and lambdas >= 0; got layouts {layouts}, "
@@ -233,8 +243,7 @@ def c_traversals(reports: list[ModelReport], validation: ImageData, base_image: 
     of 0.5.
     """
     values = traversal_values(*TRAVERSAL) if values is None else np.asarray(values, dtype=float)
-    if not 0 <= base_image < len(validation):
-        raise ValueError(f"base_image must index the {len(validation)} validation images, got {base_image}")
+    check_integer(base_image, "base_image", low=0, high=len(validation) - 1, meaning="a validation image")
     grids, labels = [], []
     for report in reports:
         dims = np.asarray(report.layout.c_dims)
