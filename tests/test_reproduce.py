@@ -276,11 +276,14 @@ def test_a_failed_notebook_never_shows_an_earlier_runs_numbers(tmp_path):
     notebook(folder, "01_fails", "raise ValueError('the data is bad\\nsecond line')")
     (out / "results").mkdir(parents=True)
     (out / "results" / "01_fails.json").write_text(json.dumps({"name": "01_fails", "summary": "OLD NUMBERS 0.99"}))
+    for table in ("01_fails.md", "01_fails.csv"):  # its tables from the earlier run went too
+        (out / "results" / table).write_text("OLD NUMBERS")
+    (out / "results" / "01_fails_other.json").write_text("{}")  # another notebook's file stays
     result = driver(*tiny_profile(tmp_path), "--notebooks", str(folder), "--data-dir", str(tmp_path), "--out", str(out))
     assert result.returncode == 1
     row = [line for line in result.stdout.splitlines() if line.startswith("01_fails ")][0]
     assert "FAILED" in row and row.endswith("ValueError: the data is bad") and "OLD NUMBERS" not in result.stdout
-    assert not (out / "results" / "01_fails.json").exists()
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["01_fails_other.json"]
     assert result.stdout.strip().splitlines()[-1] == "reproduce: 0 ran, 0 skipped, 1 failed (01_fails)"
 
 

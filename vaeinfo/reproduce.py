@@ -17,7 +17,8 @@ the data folder reaches the kernel as ``$VAEINFO_DATA``. A notebook whose metada
 absent data set (05 needs CelebA) is skipped, saying why, unless it was asked for with ``--only`` (then it is an
 error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with its paths made relative and papermill's
 timings removed, its log to ``<out>/executed/NN_name.log``; the source is never overwritten. A notebook's results
-file is deleted before it runs, so a failed notebook's row shows its error, never an earlier run's numbers. Exit
+files (json and its md/csv tables) are deleted before it runs, so a failed notebook's row shows its error, never an
+earlier run's numbers. Exit
 status: 0 when no notebook failed (skipped ones included), 1 when a notebook failed or the data is bad, 2 on bad
 usage.
 """
@@ -283,7 +284,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
     log_path = executed.with_suffix(".log")
     results = out / "results" / f"{notebook.stem}.json"
     executed.parent.mkdir(parents=True, exist_ok=True)
-    results.unlink(missing_ok=True)  # never report an earlier run's numbers
+    _forget_results(results)  # never report an earlier run's numbers
     print(f"\n=== {notebook.name} ({params.get('profile')}) ===", flush=True)
     start = time.perf_counter()
     with _log_to(log_path):
@@ -302,9 +303,15 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
     if executed.is_file():
         portable_notebook(executed, notebook)
     if error is not None:
-        results.unlink(missing_ok=True)
+        _forget_results(results)
         return Outcome(notebook.stem, "FAILED", seconds, error)
     return Outcome(notebook.stem, "ok", seconds, _summary(results))
+
+
+def _forget_results(results: Path) -> None:
+    """Delete a notebook's results files, ``<out>/results/NN_name.json`` and its tables ``.md``/``.csv``."""
+    for suffix in (".json", ".md", ".csv"):
+        results.with_suffix(suffix).unlink(missing_ok=True)
 
 
 def first_line(exc: Exception) -> str:
