@@ -36,6 +36,28 @@ def test_new_file_gets_umask_permissions_and_existing_file_keeps_its_mode(tmp_pa
         os.umask(old)
 
 
+def test_umask_027_is_read_without_being_changed(tmp_path):
+    from vaeinfo.io import _umask
+
+    old = os.umask(0o027)
+    try:
+        assert _umask() == 0o027 and atomic_write_text(tmp_path / "n.txt", "x").stat().st_mode & 0o777 == 0o640
+        assert os.umask(0o027) == 0o027  # still set
+    finally:
+        os.umask(old)
+
+
+def test_a_symlinked_target_is_written_through_and_the_link_kept(tmp_path):
+    real = tmp_path / "store" / "results.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "results.json"
+    link.symlink_to(real)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new" and link.read_text() == "new"
+    assert sorted(os.listdir(tmp_path / "store")) == ["results.json"]  # no temporary left beside the real file
+
+
 def test_json_converts_numpy_and_paths(tmp_path):
     path = atomic_write_json(tmp_path / "r.json", {"b": np.arange(3), "a": np.float64(0.5), "p": tmp_path})
     assert json.loads(path.read_text()) == {"a": 0.5, "b": [0, 1, 2], "p": str(tmp_path)}

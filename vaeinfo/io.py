@@ -28,11 +28,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; on a clean exit, fsync it and rename it onto ``path``.
 
     ``mode`` is ``"wb"`` or ``"w"``. Parent folders are created. On an exception the temporary file
-    is removed and ``path`` is untouched.
+    is removed and ``path`` is untouched. A ``path`` that is a symbolic link is written through: the file it
+    points to is replaced and the link kept.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
-    target = Path(path)
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -52,9 +53,20 @@ def _file_mode(target: Path) -> int:
     """The permission bits the file should get: the existing file's, else what ``open`` would give (0o666 & ~umask)."""
     if target.exists():
         return target.stat().st_mode & 0o7777
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask: read from /proc on Linux (setting it, the portable way, races with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
 CACHE_ENV = "VAEINFO_CACHE"

@@ -124,7 +124,8 @@ class CelebAData(ImageData):
     Attributes
     ----------
     images : float32 tensor (n, 3, size, size), pixel values in [0, 1]; or uint8 pixels 0-255 when asked
-        for (``uint8=True``: a quarter of the memory; :func:`vaeinfo.training.train.train` takes them as they are).
+        for (``train_uint8=True`` of :func:`load_celeba_train_validation`: a quarter of the memory;
+        :func:`vaeinfo.training.train.train` takes them as they are).
     labels : int64 tensor (n, 40), the attributes in {0, 1}, columns named by ``attribute_names``.
     source : the DataSource record (name ``"CelebA"``).
     attribute_names : the 40 attribute names.
