@@ -18,9 +18,8 @@ absent data set (05 needs CelebA) is skipped, saying why, unless it was asked fo
 error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with its paths made relative and papermill's
 timings removed, its log to ``<out>/executed/NN_name.log``; the source is never overwritten. A notebook's results
 files (json and its md/csv tables) are deleted before it runs, so a failed notebook's row shows its error, never an
-earlier run's numbers. Exit
-status: 0 when no notebook failed (skipped ones included), 1 when a notebook failed or the data is bad, 2 on bad
-usage.
+earlier run's numbers. Exit status: 0 when no notebook failed (skipped ones included), 1 when a notebook failed or
+the data is bad, 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -114,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     params.update(profile=args.profile, download=args.download, out_dir=kernel_path(out, Path(args.notebooks)),
                   interactive=False)
     for key in PATH_PARAMETERS:
-        if params.get(key) is not None:
+        if params.get(key):
             params[key] = kernel_path(Path(params[key]), Path(args.notebooks))
     print(f"reproduce: profile {args.profile}, data {inventory.root.describe()}, output {out}", flush=True)
     if args.scheduler or args.workers:
@@ -220,7 +219,7 @@ def _absolute_paths(params: dict) -> None:
     absolute, from the folder the driver runs in: the kernels run in ``notebooks/`` and would read them from there
     (the data folder's ``$VAEINFO_DATA`` is set absolute from the inventory)."""
     for key in PATH_PARAMETERS:
-        if params.get(key) is not None:
+        if params.get(key):  # None and "" mean "not set"
             params[key] = str(Path(params[key]).expanduser().resolve())
     for var in PATH_ENV:
         if os.environ.get(var):
