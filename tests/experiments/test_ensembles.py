@@ -14,6 +14,7 @@ import torch
 from vaeinfo.data import DataSource, ImageData
 from vaeinfo.data.spec import DataSpec, mnist_spec
 from vaeinfo.experiments import ensembles as ens
+from vaeinfo.info import fingerprints as fp
 from vaeinfo.info.influence import traversal_images
 from vaeinfo.training.encode import encode
 
@@ -102,6 +103,18 @@ def test_the_analysis_finds_one_hotspot_per_planted_feature_covering_every_membe
     assert analysis.label_nmi[on_a].min() > 5 * analysis.label_nmi[~on_a].max()
     assert np.all(analysis.bounds.kt_bits <= analysis.bounds.exact_bits + 1e-9)  # the KT estimate is a lower bound
     assert analysis.distance.shape == (8, 8) and analysis.distance_kind == "nmi"
+
+
+def test_the_permutation_null_has_no_hotspot_as_coherent_as_the_planted_ones():
+    ensemble, _, _ = planted(members=6)
+    analysis = ens.analyse_channels(ensemble)
+    real = fp.hotspot_within_nmi(analysis.channel_nmi, analysis.hotspots)
+    null = ens.null_hotspots(ensemble, analysis, seed=1)
+    assert real.min() > 0.9 and null.background < 0.2 and len(null.within_nmi) == null.hotspots.count
+    assert np.all(null.within_nmi < 0.3)  # whatever OPTICS returns there is not shared information
+    assert null.hotspots.min_samples == analysis.hotspots.min_samples
+    again = ens.null_hotspots(ensemble, analysis, seed=1)
+    assert np.array_equal(again.hotspots.labels, null.hotspots.labels) and again.background == null.background
 
 
 def test_hotspot_factor_nmi_names_the_factor_of_each_hotspot():

@@ -389,3 +389,29 @@ def test_planted_hotspots_stand_out_from_the_cross_member_background():
     within, other = nmi[same & across].mean(), nmi[~same & across].mean()  # 90 and 180 of the 270 ordered pairs
     assert within > 0.9 and other < 0.2  # independent features: small, not 0, at N = 200
     assert background == pytest.approx(within / 3 + other * 2 / 3, rel=1e-12)
+
+
+def test_shuffled_channels_keep_each_channels_information_and_destroy_what_they_share():
+    mu, logvar, member, feature = planted_ensemble(4, 200, seed=11)
+    kept = fp.kept_channels(fp.channel_information(mu, logvar))
+    mu, logvar = mu[:, kept], logvar[:, kept]
+    smu, slv = fp.shuffled_channels(mu, logvar, seed=5)
+    for j in range(mu.shape[1]):  # each column a permutation of its own (mu, logvar) pairs
+        assert sorted(zip(smu[:, j], slv[:, j])) == sorted(zip(mu[:, j], logvar[:, j]))
+    np.testing.assert_allclose(fp.channel_information(smu, slv), fp.channel_information(mu, logvar), rtol=1e-12)
+    again = fp.shuffled_channels(mu, logvar, seed=5)
+    assert np.array_equal(again[0], smu) and not np.array_equal(fp.shuffled_channels(mu, logvar, seed=6)[0], smu)
+    real, null = fp.channel_similarity(mu, logvar).nmi, fp.channel_similarity(smu, slv).nmi
+    same = feature[kept][:, None] == feature[kept][None, :]
+    off = ~np.eye(len(kept), dtype=bool)
+    assert real[same & off].min() > 0.9 and null[off].max() < 0.25  # the estimator's floor at N = 200: ~0.15
+
+
+def test_hotspot_within_nmi_averages_each_hotspots_pairs():
+    nmi = np.array([[1.0, 0.8, 0.1, 0.2], [0.8, 1.0, 0.3, np.nan], [0.1, 0.3, 1.0, 0.6], [0.2, np.nan, 0.6, 1.0]])
+    spots = fp.Hotspots(labels=np.array([0, 0, 1, 1]), ordering=np.arange(4), reachability=np.r_[np.inf, 1, 1, 1],
+                        members=np.arange(4), min_samples=2)
+    np.testing.assert_allclose(fp.hotspot_within_nmi(nmi, spots), [0.8, 0.6], rtol=0, atol=1e-15)
+    none = fp.Hotspots(labels=np.full(4, -1), ordering=np.arange(4), reachability=np.r_[np.inf, 1, 1, 1],
+                       members=np.arange(4), min_samples=2)
+    assert fp.hotspot_within_nmi(nmi, none).shape == (0,)

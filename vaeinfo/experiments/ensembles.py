@@ -297,6 +297,35 @@ def analyse_channels(ensemble: Ensemble, *, threshold: float = fp.INFO_THRESHOLD
     return ChannelAnalysis(info, kept, similarity, dist, distance, hotspots, bounds, threshold)
 
 
+@dataclass
+class NullHotspots:
+    """OPTICS on the permutation null of the kept channels (:func:`null_hotspots`).
+
+    Attributes
+    ----------
+    hotspots : what OPTICS finds on the shuffled channels (same distance and ``min_samples`` as the analysis).
+    within_nmi : (count,) mean NMI within each of those hotspots.
+    background : mean NMI of the shuffled channels of different members (:func:`fp.cross_member_nmi`).
+    """
+
+    hotspots: fp.Hotspots
+    within_nmi: np.ndarray
+    background: float
+
+
+def null_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *, seed: int = 0) -> NullHotspots:
+    """Run the analysis' clustering again on its kept channels shuffled by :func:`fp.shuffled_channels` (each
+    channel's information kept, what channels share destroyed): what OPTICS returns without shared structure, to
+    read the real hotspots' NMI against. Costs one more :func:`fp.channel_similarity` of the kept channels."""
+    mu, logvar = fp.shuffled_channels(ensemble.mu[:, analysis.kept], ensemble.logvar[:, analysis.kept], seed)
+    similarity = fp.channel_similarity(mu, logvar)
+    members = ensemble.member[analysis.kept]
+    spots = fp.find_hotspots(fp.similarity_distance(similarity, analysis.distance_kind), members,
+                             min_samples=analysis.hotspots.min_samples)
+    return NullHotspots(spots, fp.hotspot_within_nmi(similarity.nmi, spots),
+                        fp.cross_member_nmi(similarity.nmi, members))
+
+
 def hotspot_representatives(ensemble: Ensemble, analysis: ChannelAnalysis, hotspot: int,
                             limit: int | None = None) -> list[tuple[int, int]]:
     """One channel per member in a hotspot: (column of ``ensemble.mu``, sign) for its most informative channel
