@@ -84,7 +84,7 @@ class DataSpec:
         if self.data_dir is not None:
             if str(self.data_dir) == "":
                 raise ValueError("DataSpec data_dir must be a folder or None (resolved where the data is loaded)")
-            object.__setattr__(self, "data_dir", os.path.abspath(os.path.expanduser(os.fspath(self.data_dir))))
+            object.__setattr__(self, "data_dir", _absolute(self.data_dir))
 
     def load(self) -> ImageData:
         """The images (with labels and their :class:`~vaeinfo.data.DataSource`), read by the registered loader.
@@ -104,7 +104,8 @@ PATH_OPTIONS = ("cache_dir",)  # loader options that are folders: made absolute,
 
 
 def _absolute(path):
-    """A folder option as an absolute path string (None stays None): a worker runs in another working folder."""
+    """A folder (``data_dir``, a folder option) as an absolute path string (None stays None): a worker runs in another
+    working folder."""
     return None if path is None else os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 

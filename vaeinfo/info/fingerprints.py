@@ -362,21 +362,20 @@ def cross_member_nmi(nmi: Any, members: Any) -> float:
     nmi, members = np.asarray(nmi, dtype=np.float64), np.asarray(members)
     if nmi.ndim != 2 or nmi.shape != (len(members), len(members)):
         raise ValueError(f"nmi must be (K, K) with members (K,), got {nmi.shape} and {members.shape}")
-    pairs = nmi[members[:, None] != members[None, :]]
-    pairs = pairs[np.isfinite(pairs)]
-    return float(pairs.mean()) if len(pairs) else float("nan")
+    return _finite_mean(nmi[members[:, None] != members[None, :]])
 
 
 def hotspot_within_nmi(nmi: Any, hotspots: Hotspots) -> np.ndarray:
     """(count,) mean NMI over the pairs of distinct channels of each hotspot (NaN pairs ignored); ``nmi`` (K, K)."""
     nmi = np.asarray(nmi, dtype=np.float64)
-    out = np.full(hotspots.count, np.nan)
-    for h in range(hotspots.count):
-        channels = hotspots.channels(h)
-        pairs = nmi[np.ix_(channels, channels)][~np.eye(len(channels), dtype=bool)]
-        pairs = pairs[np.isfinite(pairs)]
-        out[h] = pairs.mean() if len(pairs) else np.nan
-    return out
+    blocks = (nmi[np.ix_(c, c)][~np.eye(len(c), dtype=bool)] for c in map(hotspots.channels, range(hotspots.count)))
+    return np.array([_finite_mean(pairs) for pairs in blocks], dtype=np.float64)
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite entries of ``values``; NaN when there is none."""
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
 
 
 def shuffled_channels(mu: Any, logvar: Any, seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
