@@ -146,6 +146,26 @@ def test_bdf_writer_layout(tmp_path):
     assert len(raw) == header.header_bytes + 3 * 4 * 512 * 3  # records x channels x samples x 3 bytes
 
 
+@pytest.mark.parametrize("year", [1985, 1999, 2000, 2012, 2084])
+def test_bdf_start_year_follows_edf_clipping_rule(tmp_path, year):
+    header, physical, status = _small_recording()
+    header = replace(header, start=header.start.replace(year=year))
+    digital = np.vstack([bdf.to_digital(physical, header.channels[:3]), status[None].astype(np.int32)])
+    bdf.write_bdf(tmp_path / "y.bdf", digital, header)
+    assert (tmp_path / "y.bdf").read_bytes()[174:176] == f"{year % 100:02d}".encode()
+    assert bdf.read_header(tmp_path / "y.bdf").start.year == year  # 70-84 were read as 1970-1984
+
+
+@pytest.mark.parametrize("year", [1984, 2085])
+def test_bdf_writer_refuses_a_year_two_digits_cannot_name(tmp_path, year):
+    header, physical, status = _small_recording()
+    header = replace(header, start=header.start.replace(year=year))
+    digital = np.vstack([bdf.to_digital(physical, header.channels[:3]), status[None].astype(np.int32)])
+    with pytest.raises(ValueError, match=f"start year {year} cannot be written: .* covers 1985-2084"):
+        bdf.write_bdf(tmp_path / "y.bdf", digital, header)
+    assert not (tmp_path / "y.bdf").exists()
+
+
 def test_bdf_writer_round_trips_through_own_reader(tmp_path):
     header, physical, status, digital = _write_small(tmp_path / "w.bdf")
     assert bdf.read_header(tmp_path / "w.bdf") == header
@@ -234,6 +254,15 @@ def test_subject_numbers_outside_the_release_and_no_subjects_are_refused(tmp_pat
         deap_folder.available_subjects(deap_format.deap_source(tmp_path))
     with pytest.raises(ValueError, match=r"source_features needs at least one subject"):
         deap_features.source_features(raw_set, [])
+
+
+def test_an_empty_preprocessed_folder_does_not_hide_the_recordings(tmp_path, raw_set):
+    shutil.copytree(raw_set.root / deap_format.RAW_DIR, tmp_path / deap_format.RAW_DIR)
+    (tmp_path / deap_format.PREPROCESSED_DIR).mkdir()  # e.g. an unzip not yet done
+    source = deap_format.deap_source(tmp_path)
+    assert deap_folder.available_subjects(source) == [1, 23]
+    (tmp_path / deap_format.PREPROCESSED_DIR / "s01.dat").write_bytes(b"")  # any preprocessed file: that folder wins
+    assert deap_folder.available_subjects(source) == [1]
 
 
 def test_synthetic_is_byte_identical_for_a_seed(tmp_path):

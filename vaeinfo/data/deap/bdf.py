@@ -35,6 +35,7 @@ RESERVED = "24BIT"
 GENERAL_HEADER_BYTES = 256
 SIGNAL_HEADER_BYTES = 256
 BYTES_PER_SAMPLE = 3
+FIRST_YEAR = 1985  # EDF's clipping date: two-digit years 85-99 are 1985-1999, 00-84 are 2000-2084
 DIGITAL_MIN, DIGITAL_MAX = -(2**23), 2**23 - 1
 TRIGGER_MASK = 2**16 - 1  # the low 16 bits of Status; bits 16-23 are BioSemi system flags
 # (field name, width in bytes) of the signal header, in file order
@@ -83,7 +84,7 @@ class BDFHeader:
     channels : the signals, in file order.
     n_records : number of data records.
     record_s : duration of one data record, seconds.
-    start : recording start (second resolution; two-digit year as in the format).
+    start : recording start (second resolution; the format's two-digit year covers 1985-2084, EDF's rule).
     patient, recording : the free-text id fields (ASCII, at most 80 characters each).
     """
 
@@ -256,8 +257,12 @@ def write_bdf(path: str | os.PathLike, digital: np.ndarray, header: BDFHeader) -
     The sample count must be ``header.n_records`` times the samples per record; use
     :func:`to_digital` (and, for Status, the raw code | flags values) to make ``digital``. The same inputs
     give identical bytes. ``digital`` must be integers, each channel within its ``digital_min``..``digital_max``
-    (a Status channel, unit ``Boolean``: up to 2^24 - 1, the unsigned code | flags); ValueError otherwise.
+    (a Status channel, unit ``Boolean``: up to 2^24 - 1, the unsigned code | flags), and the start year within
+    1985-2084 (the years a two-digit year can name); ValueError otherwise.
     """
+    if not FIRST_YEAR <= header.start.year < FIRST_YEAR + 100:
+        raise ValueError(f"the header's start year {header.start.year} cannot be written: BDF's two-digit year covers "
+                         f"{FIRST_YEAR}-{FIRST_YEAR + 99}")
     digital = np.asarray(digital)
     if digital.shape != (len(header.channels), header.n_samples):
         raise ValueError(f"digital data has shape {digital.shape}; the header describes "
@@ -336,11 +341,14 @@ def _parse_channels(block: bytes, n: int, path: Path) -> tuple[BDFChannel, ...]:
 
 
 def _parse_start(field: bytes, path: Path) -> datetime:
-    """Start date and time from ``dd.mm.yyhh.mm.ss`` (two-digit years as ``strptime`` reads them: 69-99 -> 19xx)."""
+    """Start date and time from ``dd.mm.yyhh.mm.ss``; the two-digit year by EDF's rule: 85-99 -> 19yy, 00-84 -> 20yy
+    (``strptime`` alone reads 69-84 as 1969-1984)."""
     try:
-        return datetime.strptime(field.decode("ascii"), "%d.%m.%y%H.%M.%S")
+        moment = datetime.strptime(field.decode("ascii"), "%d.%m.%y%H.%M.%S")
     except (UnicodeDecodeError, ValueError):
         raise DataError(f"{path}: unreadable start date/time {field!r} in the header; corrupt file.") from None
+    yy = moment.year % 100
+    return moment.replace(year=(1900 if yy >= 85 else 2000) + yy)
 
 
 def _field_int(field: bytes | str, path: Path, what: str) -> int:

@@ -18,7 +18,7 @@ from .release import load_preprocessed
 
 
 def available_subjects(source: DeapSource) -> list[int]:
-    """Subject numbers with a file in the folder: ``data_preprocessed_python/`` when it exists, else
+    """Subject numbers with a file in the folder: ``data_preprocessed_python/`` when it holds any, else
     ``data_original/`` (DataError when there is none)."""
     folder, suffix = _folder_of(source)
     subjects = sorted(subject_of(file) for file in folder.glob(f"s[0-9][0-9].{suffix}"))
@@ -43,7 +43,9 @@ def load_subject(source: DeapSource, subject: int) -> EEGTrials:
 
 
 def _folder_of(source: DeapSource) -> tuple[Path, str]:
-    """The data folder to read and its file suffix: preprocessed first, raw otherwise."""
-    if (source.root / PREPROCESSED_DIR).is_dir():
-        return source.root / PREPROCESSED_DIR, "dat"
-    return source.root / RAW_DIR, "bdf"
+    """The data folder to read and its file suffix: preprocessed when it holds subject files (or there is no raw
+    folder), raw otherwise -- an empty ``data_preprocessed_python/`` beside the recordings does not hide them."""
+    preprocessed, raw = source.root / PREPROCESSED_DIR, source.root / RAW_DIR
+    if any(preprocessed.glob("s[0-9][0-9].dat")) or not raw.is_dir():
+        return preprocessed, "dat"
+    return raw, "bdf"
