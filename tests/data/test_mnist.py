@@ -162,6 +162,16 @@ def test_idx_labels_out_of_range(mnist_copy):
         load_mnist("validation", mnist_copy)
 
 
+def test_a_stale_torchvision_cache_is_not_read(mnist_copy):
+    processed = mnist_copy / "MNIST" / "processed"  # torchvision's legacy cache, preferred by datasets.MNIST
+    processed.mkdir()
+    for name, n in (("training.pt", 60000), ("test.pt", 10000)):
+        torch.save((torch.zeros(n, 28, 28, dtype=torch.uint8), torch.zeros(n, dtype=torch.int64)), processed / name)
+    for split in ("validation", "test"):
+        ours = load_mnist(split, mnist_copy, n=500)
+        assert float(ours.images.sum()) > 1000 and len(set(ours.labels.tolist())) == 10  # the IDX files, not zeros
+
+
 def test_incomplete_mnist_never_falls_back(mnist_copy):
     (mnist_copy / "MNIST/raw/t10k-images-idx3-ubyte").unlink()
     with pytest.raises(DataError, match=r"incomplete.*t10k-images-idx3-ubyte"):

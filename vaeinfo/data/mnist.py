@@ -1,6 +1,6 @@
 """MNIST with the paper's split, and scikit-learn's 8x8 digits as the offline fallback.
 
-MNIST is read with ``torchvision.datasets.MNIST`` from its standard layout ``<root>/MNIST/raw/*-ubyte``
+MNIST is read with torchvision's IDX readers from its standard layout ``<root>/MNIST/raw/*-ubyte``
 with the paper's split (train = official train[10000:], validation = train[:10000], test = official
 test). It is downloaded (with torchvision's md5 checksums) only when the caller passes
 ``download=True``. When MNIST is absent and the caller passes ``allow_fallback=True``, scikit-learn's
@@ -178,15 +178,18 @@ def _check_idx(path: Path, magic: int, shape: tuple[int, ...]) -> None:
 
 
 def _read_mnist(root: Path, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Read one official MNIST part through torchvision; returns uint8 (n, 28, 28) and labels (n,)."""
-    from torchvision.datasets import MNIST
+    """Read one official MNIST part from its checked IDX files with torchvision's readers; returns uint8
+    (n, 28, 28) and labels (n,). Not through ``torchvision.datasets.MNIST``: it prefers a legacy
+    ``MNIST/processed/*.pt`` cache, when one is there, to the raw files that were checked."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
 
-    ds = MNIST(root=str(root), train=train, download=False)
-    labels = ds.targets
+    raw, part = root / "MNIST" / "raw", "train" if train else "t10k"
+    images, labels = read_image_file(str(raw / f"{part}-images-idx3-ubyte")), read_label_file(
+        str(raw / f"{part}-labels-idx1-ubyte"))
     if int(labels.min()) < 0 or int(labels.max()) > 9:
         raise DataError(f"MNIST labels in {root / 'MNIST' / 'raw'} fall outside 0..9: corrupt file. "
                         f"Fix: get MNIST again ({GET_MNIST_HINT}).")
-    return ds.data, labels
+    return images, labels
 
 
 def _download_mnist(root: Path) -> None:
