@@ -117,6 +117,30 @@ def test_the_permutation_null_has_no_hotspot_as_coherent_as_the_planted_ones():
     assert np.array_equal(again.hotspots.labels, null.hotspots.labels) and again.background == null.background
 
 
+def test_several_null_draws_are_independent_seeded_and_below_the_planted_hotspots():
+    ensemble, _, _ = planted(members=6)
+    analysis = ens.analyse_channels(ensemble)
+    real = fp.hotspot_within_nmi(analysis.channel_nmi, analysis.hotspots)
+    null = ens.permutation_null(ensemble, analysis, draws=3, seed=2)
+    assert len(null.draws) == 3 and null.counts == [d.hotspots.count for d in null.draws]
+    assert len({d.background for d in null.draws}) == 3  # three different shuffles
+    ceiling = max(float(np.max(d.within_nmi)) for d in null.draws if d.hotspots.count)
+    assert null.ceiling == ceiling and ceiling < 0.3  # the largest null within-NMI over every draw
+    assert real.min() > 0.9 and null.above(real).all()
+    assert null.above([ceiling, ceiling + 1e-6]).tolist() == [False, True]
+    again = ens.permutation_null(ensemble, analysis, draws=3, seed=2)
+    assert again.to_dict()["hotspots"] == null.counts and again.ceiling == null.ceiling
+    assert ens.permutation_null(ensemble, analysis, draws=3, seed=3).ceiling != null.ceiling
+    assert null.describe().startswith("permutation null (3 draws") and f"at most {ceiling:.3f}" in null.describe()
+    with pytest.raises(ValueError, match=r"draws must be an integer >= 1 \(shuffles of the permutation null\)"):
+        ens.permutation_null(ensemble, analysis, draws=0)
+
+
+def test_without_null_hotspots_every_real_one_is_above_the_null():
+    empty = ens.PermutationNull([ens.NullHotspots(None, np.array([]), 0.01)])
+    assert math.isnan(empty.ceiling) and empty.above(np.array([0.2, np.nan])).tolist() == [True, False]
+
+
 def test_hotspot_factor_nmi_names_the_factor_of_each_hotspot():
     ensemble, _, feature = planted()
     analysis = ens.analyse_channels(ensemble)

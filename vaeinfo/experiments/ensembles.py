@@ -313,7 +313,8 @@ class NullHotspots:
     background: float
 
 
-def null_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *, seed: int = 0) -> NullHotspots:
+def null_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *,
+                  seed: int | np.random.Generator = 0) -> NullHotspots:
     """Run the analysis' clustering again on its kept channels shuffled by :func:`fp.shuffled_channels` (each
     channel's information kept, what channels share destroyed): what OPTICS returns without shared structure, to
     read the real hotspots' NMI against. Costs one more :func:`fp.channel_similarity` of the kept channels."""
@@ -324,6 +325,60 @@ def null_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *, seed: int = 
                              min_samples=analysis.hotspots.min_samples)
     return NullHotspots(spots, fp.hotspot_within_nmi(similarity.nmi, spots),
                         fp.cross_member_nmi(similarity.nmi, members))
+
+
+@dataclass
+class PermutationNull:
+    """Several independent draws of :func:`null_hotspots` (:func:`permutation_null`).
+
+    Attributes
+    ----------
+    draws : one NullHotspots per draw of the shuffle.
+    """
+
+    draws: list[NullHotspots]
+
+    @property
+    def counts(self) -> list[int]:
+        """Hotspots OPTICS found in each draw."""
+        return [d.hotspots.count for d in self.draws]
+
+    @property
+    def ceiling(self) -> float:
+        """The largest mean NMI within any null hotspot of any draw: a real hotspot whose channels agree more than
+        this is more coherent than everything the clustering returned without shared structure (NaN: no null
+        hotspot in any draw)."""
+        within = np.concatenate([d.within_nmi for d in self.draws])
+        return float(np.nanmax(within)) if np.isfinite(within).any() else float("nan")
+
+    def above(self, within_nmi: np.ndarray) -> np.ndarray:
+        """(H,) bool: which real hotspots' mean NMI within exceeds :attr:`ceiling` (all of them when it is NaN)."""
+        within_nmi = np.asarray(within_nmi, dtype=float)
+        return within_nmi > self.ceiling if np.isfinite(self.ceiling) else np.isfinite(within_nmi)
+
+    def describe(self) -> str:
+        """One line: hotspots per draw, the ceiling and the null's background NMI (mean over the draws)."""
+        background = np.mean([d.background for d in self.draws])
+        return (f"permutation null ({len(self.draws)} draws, each channel's points shuffled): "
+                f"{', '.join(map(str, self.counts))} hotspot(s) per draw, mean NMI within at most {self.ceiling:.3f}; "
+                f"background {background:.3f}")
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record: per draw the hotspot count, their mean NMI within and the background."""
+        return {"draws": len(self.draws), "ceiling_nmi": self.ceiling,
+                "hotspots": self.counts, "within_nmi": [d.within_nmi for d in self.draws],
+                "background_nmi": [d.background for d in self.draws]}
+
+
+def permutation_null(ensemble: Ensemble, analysis: ChannelAnalysis, *, draws: int = 5,
+                     seed: int = 0) -> PermutationNull:
+    """``draws`` independent :func:`null_hotspots` of the analysis, each shuffle seeded by its own child of
+    ``np.random.SeedSequence(seed)`` (same seed, same draws). Costs ``draws`` :func:`fp.channel_similarity` runs
+    of the kept channels."""
+    draws = check_integer(draws, "draws", low=1, meaning="shuffles of the permutation null")
+    seed = check_integer(seed, "seed", low=0)
+    children = np.random.SeedSequence(seed).spawn(draws)
+    return PermutationNull([null_hotspots(ensemble, analysis, seed=np.random.default_rng(c)) for c in children])
 
 
 def hotspot_representatives(ensemble: Ensemble, analysis: ChannelAnalysis, hotspot: int,
