@@ -16,6 +16,11 @@ HEADER = ["kept", "k", "by MI", "random"]
 ROWS = [["100 %", 128, "0.9712", "0.9712"], ["10 %", 13, "0.9650", "0.2113"]]
 
 
+def test_a_pipe_or_line_break_in_a_cell_keeps_the_row_in_its_columns():
+    table = markdown_table(["quantity", "value"], [["log p(x|z) at\nepoch 100", 1.5]])
+    assert table.splitlines()[-1] == r"| log p(x\|z) at epoch 100 | 1.5 |"
+
+
 def test_markdown_table_right_aligns_every_column():
     assert markdown_table(HEADER, ROWS) == (
         "| kept | k | by MI | random |\n"

@@ -1,4 +1,4 @@
-"""Argument checks shared by every level of the package: whole numbers.
+"""Argument checks shared by every level of the package: whole numbers, and class labels without NaN.
 
 Level 0 (imports nothing from vaeinfo). An integer argument is a Python ``int`` or a numpy integer; a bool (an
 ``int`` subclass in Python) and a float, even ``2.0``, are refused, so that ``k=True`` or ``n_bins=2.5`` fails
@@ -31,3 +31,12 @@ def check_integer(value, name: str, *, low: int, high: int | None = None, meanin
     meaning = f" ({meaning})" if meaning else ""
     alternative = f" or None ({none})" if none is not None else ""
     raise ValueError(f"{name} must be an integer {bound}{meaning}{alternative}, got {value!r}")
+
+
+def check_labels(y: np.ndarray) -> None:
+    """Raise ValueError for labels unequal to themselves (NaN): each would be a class of its own (in a fingerprint
+    its coefficient with itself would be 0, its information infinite; in I(Z; Y) a class of one)."""
+    missing = ~(y == y)
+    if missing.any():
+        raise ValueError(f"labels hold {int(missing.sum())} NaN value(s); drop those points or give them a class of "
+                         "their own")

@@ -74,7 +74,9 @@ def markdown_table(header: Sequence[Any], rows: Iterable[Sequence[Any]], separat
 
 
 def _markdown_row(cells: Sequence[Any]) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
+    """One table row; a ``|`` inside a cell is escaped and a line break becomes a space, so the row keeps its
+    columns (e.g. "log p(x|z)")."""
+    return "| " + " | ".join(" ".join(str(c).replace("|", r"\|").splitlines()) for c in cells) + " |"
 
 
 def csv_table(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:

@@ -33,6 +33,21 @@ def test_layout_and_the_authors_config():
     assert mx._layout([10, 5]) == layout
 
 
+@pytest.mark.parametrize("kwargs", [dict(lambdas=(float("nan"), -1.0)), dict(lam=float("nan")),
+                                    dict(lambdas=(float("inf"),)), dict(lam=0.0), dict(lambdas=(-0.5,))])
+def test_a_nan_infinite_or_negative_lambda_is_refused_before_any_data_is_read(tmp_path, kwargs):
+    with pytest.raises(ValueError, match="a finite lam > 0 and finite lambdas >= 0"):  # NaN sorted past -1 before
+        mx.mi_regularised_experiment(data_dir=tmp_path / "absent", **kwargs)
+
+
+def test_split_pulse_refuses_c_dims_outside_the_factors():
+    from vaeinfo.viz.mi_regularised import split_pulse
+
+    for bad in ([4], [-1], [1.0]):  # were dropped silently: a panel titled with sum_c I = 0
+        with pytest.raises(ValueError, match=r"c_dims must be an integer in \[0, 3\] \(factor indices of c\)"):
+            split_pulse({"m": np.ones(4)}, bad)
+
+
 @pytest.fixture(scope="module")
 def digits_experiment(tmp_path_factory):
     root = tmp_path_factory.mktemp("empty-data")  # no MNIST here: the digits stand in (announced)

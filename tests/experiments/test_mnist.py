@@ -76,4 +76,7 @@ def test_the_authors_options_reach_the_training_config(fallback, monkeypatch):
 
 def test_clip_ks_caps_at_the_latent_size_without_repeats():
     assert clip_ks([128, 24, 12, 8, 1, 0], 16) == [16, 12, 8, 1, 0]
+    for bad in (2.7, -1, True):
+        with pytest.raises(ValueError, match=rf"ks must be an integer >= 0 \(factors kept\), got {bad}"):
+            clip_ks([24, bad], 16)
     assert clip_ks((128, 24, 12), 128) == [128, 24, 12]

@@ -113,7 +113,11 @@ def test_labels_outside_the_classes_and_negative_k_raise(call, message):
 def test_bool_labels_are_classes_0_and_1():
     x, y = blobs(n=200)
     probe = train_probe(x, y == 1, epochs=0, seed=0)
-    assert probe[2].out_features == 2 and 0 <= accuracy(probe, x, y == 1) <= 1
+    as_int = train_probe(x, (y == 1).astype(np.int64), epochs=0, seed=0)
+    assert probe[2].out_features == 2
+    assert accuracy(probe, x, y == 1) == accuracy(as_int, x, (y == 1).astype(np.int64))  # bool = int classes 0/1
+    trained = train_probe(x, y == 1, epochs=20, seed=0)
+    assert accuracy(trained, x, y == 1) > 0.9  # class 1 vs the rest, separable along factor 2
 
 
 def test_probe_leaves_the_global_rng_alone():

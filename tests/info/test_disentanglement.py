@@ -312,6 +312,9 @@ def test_factor_vae_score_known_answers():
     assert (bad.eval_accuracy, bad.n_active) == (0.0, 0)
     twice = dis.factor_vae_score(lambda f: np.hstack([identity(f)] * 2), SIZES, 0, n_variance=1000, **SMALL)
     assert twice.eval_accuracy == 1.0 and twice.n_active == 20
+    for bad in (float("nan"), -1.0):  # NaN pruned every code: a score of 0 without a word
+        with pytest.raises(ValueError, match=r"prune_std must be a finite standard deviation >= 0"):
+            dis.factor_vae_score(identity, SIZES, 0, prune_std=bad, n_variance=1000, **SMALL)
 
 
 def test_factor_vae_score_prunes_quiet_codes_and_ignores_code_order():

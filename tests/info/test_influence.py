@@ -68,11 +68,20 @@ def test_ranking_agreement_counts_the_shared_top_k():
     assert ranking_agreement(a, b, [0, 1, 2, 3, 4, 5]) == [0, 0, 2, 2, 3, 5]
     assert ranking_agreement(a, a, [1, 3]) == [1, 3]
     assert ranking_agreement(a, a[::-1], [2, 3]) == [0, 1]  # reversed: the top 3 share only the middle factor 0
-    with pytest.raises(ValueError, match=r"every k must lie in \[0, 5\]"):
-        ranking_agreement(a, b, [6])
+    for bad in (6, -1, 2.0):  # a float k was a TypeError in slicing
+        with pytest.raises(ValueError, match=rf"every k must be an integer in \[0, 5\] \(top factors compared\), "
+                                             rf"got {bad}"):
+            ranking_agreement(a, b, [bad])
     with pytest.raises(ValueError, match=r"same factors"):
         ranking_agreement(a, b[:4], [1])
     assert ranking_agreement(a, b, (k for k in [2, 5])) == [2, 5]  # a generator of ks is read once
+
+
+def test_keep_top_k_refuses_a_k_that_is_not_a_count():
+    z = np.zeros((2, 4))
+    for bad in (True, 2.0, -1, 5):  # True kept one factor, 2.0 was a TypeError in slicing
+        with pytest.raises(ValueError, match=rf"k must be an integer in \[0, 4\] \(factors kept\), got {bad}"):
+            keep_top_k(z, np.arange(4), bad)
 
 
 @pytest.mark.parametrize("as_torch", [False, True])
@@ -85,7 +94,7 @@ def test_keep_top_k_zeroes_exactly_the_others(as_torch):
     assert out.dtype == np.float32
     assert not np.any(np.asarray(keep_top_k(zz, np.arange(6), 0)))
     assert np.array_equal(np.asarray(keep_top_k(zz, np.arange(6), 6)), z)
-    with pytest.raises(ValueError, match="k must lie"):
+    with pytest.raises(ValueError, match=r"k must be an integer in \[0, 6\]"):
         keep_top_k(zz, np.arange(6), 7)
 
 
@@ -122,6 +131,20 @@ def test_traversal_latents_change_one_factor_per_row():
     assert z.shape == (2, 2, 3)
     assert z.tolist() == [[[0.5, -1.0, -1.0], [0.5, -1.0, 1.0]], [[-1.0, -1.0, 2.0], [1.0, -1.0, 2.0]]]
     assert base.tolist() == [0.5, -1.0, 2.0]  # the base code is not modified
+    for bad in (-1, 3, 1.7):  # -1 edited the last factor, 1.7 factor 1
+        with pytest.raises(ValueError, match=rf"factors must be an integer in \[0, 2\] \(latent factor indices\), "
+                                             rf"got {bad}"):
+            traversal_latents(base, np.array([bad]), np.array([9.0]))
+
+
+def test_reconstruction_mse_refuses_shapes_that_would_broadcast():
+    from vaeinfo.info.influence import reconstruction_mse
+
+    images, recs = torch.zeros(3, 1, 4, 4), torch.ones(2, 3, 1, 4, 4)
+    np.testing.assert_array_equal(reconstruction_mse(images, recs), [1.0, 1.0])
+    for wrong in (images[:, 0], images[:1]):  # (n, H, W) and one image compared every image with every reconstruction
+        with pytest.raises(ValueError, match=r"reconstructions must be \(m, \*images.shape\)"):
+            reconstruction_mse(wrong, recs)
 
 
 def test_topk_reconstructions_keep_all_equals_decoding_and_keep_none_is_one_image():

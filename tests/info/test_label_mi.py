@@ -126,6 +126,19 @@ def _trial_design(n_subjects=3, n_trials=10, n_windows=4, seed=0):
     return subject, trial, y
 
 
+def test_nan_labels_and_a_nan_null_are_refused():
+    mu, logvar = np.array([[0.0], [1.0], [5.0]]), np.zeros((3, 1))
+    for y in (np.array([0.0, 1.0, np.nan]), np.array([np.nan, np.nan, 1.0])):  # one NaN was a class of one, skipped
+        with pytest.raises(ValueError, match=r"labels hold [12] NaN value\(s\)"):
+            lm.label_mi(mu, logvar, y)
+    for mi_label, null, level in ((np.ones(2), np.array([[0.1, np.nan]]), 0.05), (np.array([np.nan, 1.0]),
+                                  np.zeros((3, 2)), 0.05), (np.ones(2), np.zeros((3, 2)), 1.5)):
+        with pytest.raises(ValueError, match=r"relevant_factors needs finite mi_label and null .* and 0 < level < 1"):
+            lm.relevant_factors(mi_label, null, level)
+    with pytest.raises(ValueError, match=r"n_permutations must be an integer >= 1 \(label shuffles\), got 0"):
+        lm.label_mi_null(mu, logvar, np.array([0, 1, 1]), np.zeros(3), np.arange(3), n_permutations=0)
+
+
 def test_shuffled_trial_labels_move_whole_trials_within_subjects():
     subject, trial, y = _trial_design()
     a = lm.shuffled_trial_labels(y, subject, trial, np.random.default_rng(5))

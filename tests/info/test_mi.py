@@ -332,3 +332,22 @@ def test_unresolvable_components_warn():
     with pytest.warns(RuntimeWarning, match="too narrow for max_grid"):
         value = mi.factor_mi(mu, logvar)
     assert abs(value[0] - mi.factor_mi(mu, logvar, method="quad")[0]) <= 2e-3
+
+
+@pytest.mark.parametrize("centre, sigma", [(1.0, 1e-17), (1000.0, 1e-16), (1e5, 1e-13), (1e18, 1.0)])
+def test_a_sigma_the_floats_cannot_resolve_at_its_mu_is_refused(centre, sigma):
+    """Below one float64 step of |mu| the grid returned values above log N (0.91 > log 2) or an IndexError."""
+    mu, logvar = np.array([[0.0], [centre]]), np.full((2, 1), 2 * math.log(sigma))
+    for method in ("grid", "quad", "mc"):
+        with pytest.raises(ValueError, match=r"sigma below 2\^10 float64 steps of the factor's largest \|mu\|"):
+            mi.factor_mi(mu, logvar, method=method)
+    resolved = np.full((2, 1), 2 * math.log(2**12 * np.spacing(centre)))  # 4x above the limit: log 2, separated
+    assert mi.factor_mi(mu, resolved)[0] == pytest.approx(math.log(2), abs=1e-4)
+
+
+def test_mc_n_samples_must_be_a_count():
+    mu, logvar = np.array([[0.0], [1.0]]), np.zeros((2, 1))
+    for bad in (1e3, 1, True):  # 1e3 was "'float' object cannot be interpreted as an integer"
+        with pytest.raises(ValueError, match=rf"n_samples must be an integer >= 2 \(samples of z per factor\), "
+                                             rf"got {bad}"):
+            mi.factor_mi(mu, logvar, method="mc", n_samples=bad)

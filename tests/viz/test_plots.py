@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import matplotlib
 import numpy as np
 import pytest
@@ -23,8 +25,15 @@ def test_save_figure_writes_png_and_pdf(tmp_path):
 def test_pdf_is_reproducible(tmp_path):
     fig = plots.curves(np.arange(3), {"a": np.arange(3)}, "x", "y")
     first = plots.save_figure(fig, tmp_path / "a")[1].read_bytes()
+    time.sleep(1.1)  # a creation date (1 s resolution) would now differ
     second = plots.save_figure(fig, tmp_path / "b")[1].read_bytes()
     assert first == second
+
+
+def test_mi_pulse_refuses_a_variance_of_another_length():
+    with pytest.raises(ValueError, match=r"mi_pulse needs mi \(d,\) and variance \(d,\) or None, got shapes \(4,\) "
+                                         r"and \(1,\)"):
+        plots.mi_pulse(np.ones(4), variance=np.ones(1))
 
 
 def test_curves_styles_replace_the_defaults_of_their_series_only():

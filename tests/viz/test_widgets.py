@@ -288,3 +288,37 @@ def test_save_grids_writes_the_pngs_and_returns_the_numbers_behind_them(model, i
     assert numbers["k"] == [model.latent_dim, 2, 0]  # capped at d
     assert set(numbers["render_ms"]) == {"traversal", "topk"} and min(numbers["render_ms"].values()) > 0
     assert [s.value for s in trav.sliders] == sliders and topk.k.value == model.latent_dim  # sliders restored
+
+
+def test_uint8_images_are_read_as_pixels_over_255_like_encode(model, images, mi):
+    pixels = (images * 255).round().to(torch.uint8)
+    view = traversal(model, pixels, mi, debounce=0)
+    np.testing.assert_allclose(view.base_images, pixels.numpy() / 255, rtol=0, atol=1e-7)  # not 0..255
+    np.testing.assert_array_equal(view.mu.numpy(), encode(model, pixels, dtype=np.float32)[0])
+
+
+def test_the_view_decodes_in_eval_mode_and_restores_the_model_mode():
+    model = build_model({"architecture": "mnist_conv", "latent_dim": 8}, seed=0)
+    model.decoder.insert(0, torch.nn.Dropout(0.5))  # a model of the contract with dropout
+    images = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    view = traversal(model, images, np.linspace(2.0, 0.0, 8), debounce=0)
+    model.train()
+    view.render()
+    first = view.array.copy()
+    view.render()
+    np.testing.assert_array_equal(view.array, first)  # dropout off: the same picture for the same sliders
+    assert model.training
+
+
+def test_grids_refuse_values_the_sliders_would_clip_and_ks_that_are_not_counts(model, images, mi, tmp_path):
+    from vaeinfo.viz.widgets import save_grids
+
+    trav, topk = traversal(model, images, mi, debounce=0), topk_generation(model, images[:2], mi, debounce=0)
+    with pytest.raises(ValueError, match=r"traversal values must lie in the sliders' range \[-3, 3\], got \[-6.0"):
+        traversal_frames(trav, [-6.0, 0.0])
+    for bad in (-1, 2.7, True):
+        with pytest.raises(ValueError, match=rf"ks must be an integer >= 0 \(factors kept\), got {bad}"):
+            save_grids((trav, topk), mi, tmp_path, "t", values=np.array([0.0]), ks=[bad], repeats=1)
+    with pytest.raises(ValueError, match=rf"ks must be an integer in \[0, {model.latent_dim}\]"):
+        topk_frames(topk, [model.latent_dim + 1])
+    assert not any(tmp_path.iterdir())

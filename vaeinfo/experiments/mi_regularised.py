@@ -17,6 +17,7 @@ Without MNIST the digits fallback (8x8, :func:`vaeinfo.data.mnist.load_digits`) 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,8 +192,9 @@ def mi_regularised_experiment(*, data_dir=None, download: bool = False, allow_fa
     """
     layouts = [_layout(pair) for pair in layouts]
     lambdas = sorted({float(v) for v in (*lambdas, 0.0, lam)})
-    if not layouts or lam <= 0 or lambdas[0] < 0:
-        raise ValueError(f"notebook 08 needs at least one layout, lam > 0 and lambdas >= 0; got layouts {layouts}, "
+    if not layouts or not lam > 0 or not all(math.isfinite(v) and v >= 0 for v in lambdas):  # NaN fails both
+        raise ValueError(f"notebook 08 needs at least one layout, a finite lam > 0 and finite lambdas >= 0; got "
+                         f"layouts {layouts}, "
                          f"lam {lam}, lambdas {lambdas}")
     validation = load_mnist("validation", data_dir, n=n_validation, download=download, allow_fallback=allow_fallback)
     fallback = validation.source.fallback

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from ..checks import check_integer
 from ..data import ImageData
 from ..data.mnist import load_mnist
 from .vae import Experiment, trained_experiment, vae_config
@@ -111,6 +112,7 @@ def mnist_experiment(*, data_dir=None, download: bool = False, allow_fallback: b
 def clip_ks(ks: Iterable[int], latent_dim: int) -> list[int]:
     """Numbers of factors kept, each capped at ``latent_dim``, repeats dropped, in the given order.
 
-    E.g. ``clip_ks([128, 24, 12, 8], 16) == [16, 12, 8]``: a profile's ks for a smaller latent space.
+    E.g. ``clip_ks([128, 24, 12, 8], 16) == [16, 12, 8]``: a profile's ks for a smaller latent space. Each k must
+    be an integer >= 0 (ValueError otherwise).
     """
-    return list(dict.fromkeys(min(int(k), latent_dim) for k in ks))
+    return list(dict.fromkeys(min(check_integer(k, "ks", low=0, meaning="factors kept"), latent_dim) for k in ks))

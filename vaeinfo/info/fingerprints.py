@@ -62,7 +62,7 @@ import torch
 from scipy.special import logsumexp
 from sklearn.cluster import OPTICS
 
-from ..checks import check_integer
+from ..checks import check_integer, check_labels
 from ..io import progress_bar, torch_threads
 from .mi import as_posterior, factor_mi
 from .mi.api import require_consistent
@@ -115,7 +115,7 @@ def label_fingerprint(labels: Any) -> np.ndarray:
     y = np.asarray(labels)
     if y.ndim != 1 or len(y) < 2:
         raise ValueError(f"labels must be one label per evaluation point, shape (N,) with N >= 2, got {y.shape}")
-    _check_label_values(y)
+    check_labels(y)
     return np.where(y[:, None] == y[None, :], 0.0, np.inf)
 
 
@@ -566,17 +566,8 @@ def _label_columns(labels: Any, n: int) -> np.ndarray:
     y = y[:, None] if y.ndim == 1 else y
     if y.ndim != 2 or len(y) != n:
         raise ValueError(f"labels must be (N,) or (N, L) with N = {n} evaluation points, got shape {np.shape(labels)}")
-    _check_label_values(y)
+    check_labels(y)
     return y
-
-
-def _check_label_values(y: np.ndarray) -> None:
-    """Raise ValueError for labels unequal to themselves (NaN): such a point's coefficient with itself would be 0,
-    its information infinite."""
-    missing = ~(y == y)
-    if missing.any():
-        raise ValueError(f"labels hold {int(missing.sum())} NaN value(s); drop those evaluation points or give "
-                         "them a class of their own")
 
 
 def _one_channel(mu: Any, logvar: Any) -> tuple[np.ndarray, np.ndarray]:

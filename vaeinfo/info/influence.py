@@ -63,11 +63,10 @@ def ranking_agreement(order_a: np.ndarray, order_b: np.ndarray, ks) -> list[int]
     order_a, order_b : (d,) factor indices by decreasing score (e.g. :func:`rank_factors` of two MI estimates).
     ks : numbers of top factors compared, each in [0, d]. Returns one int in [0, k] per k.
     """
-    a, b, ks = np.asarray(order_a, dtype=np.int64), np.asarray(order_b, dtype=np.int64), list(ks)
+    a, b = np.asarray(order_a, dtype=np.int64), np.asarray(order_b, dtype=np.int64)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"two rankings of the same factors are (d,) arrays, got {a.shape} and {b.shape}")
-    if any(not 0 <= k <= len(a) for k in ks):
-        raise ValueError(f"every k must lie in [0, {len(a)}], got {ks}")
+    ks = [check_integer(k, "every k", low=0, high=len(a), meaning="top factors compared") for k in ks]
     return [len(set(a[:k].tolist()) & set(b[:k].tolist())) for k in ks]
 
 
@@ -75,8 +74,7 @@ def keep_top_k(z: torch.Tensor | np.ndarray, order: np.ndarray, k: int):
     """Copy of ``z`` (n, d) with every factor except ``order[:k]`` set to the prior mean 0 (whatever its value,
     inf or NaN included). order : factor indices by decreasing influence, its first k distinct and in [0, d)."""
     d = z.shape[-1]
-    if not 0 <= k <= d:
-        raise ValueError(f"k must lie in [0, {d}], got {k}")
+    k = check_integer(k, "k", low=0, high=d, meaning="factors kept")
     kept = np.asarray(order, dtype=np.int64).reshape(-1)[:k]
     if len(kept) < k or len(np.unique(kept)) < k or (kept < 0).any() or (kept >= d).any():
         raise ValueError(f"order must rank the {d} factors (distinct indices in [0, {d})) to keep its top {k}, got "
@@ -100,13 +98,17 @@ def traversal_values(start: float = -3.0, stop: float = 2.4, step: float = 0.6) 
 def traversal_latents(z_base: torch.Tensor, factors: np.ndarray, values: np.ndarray) -> torch.Tensor:
     """Latent codes for a traversal: (len(factors), len(values), d).
 
-    Row r, column c is ``z_base`` (d,) with factor ``factors[r]`` replaced by ``values[c]``.
+    Row r, column c is ``z_base`` (d,) with factor ``factors[r]`` replaced by ``values[c]``; every factor an
+    integer in [0, d) (ValueError otherwise: -1 edited the last factor, 1.7 factor 1).
     """
     if z_base.ndim != 1:
         raise ValueError(f"z_base must be one latent vector (d,), got shape {tuple(z_base.shape)}")
+    d = z_base.shape[0]
+    factors = [check_integer(h, "factors", low=0, high=d - 1, meaning="latent factor indices")
+               for h in np.asarray(factors).reshape(-1).tolist()]
     z = z_base.expand(len(factors), len(values), -1).clone()
     vals = torch.as_tensor(np.asarray(values), dtype=z.dtype, device=z.device)
-    for r, h in enumerate(np.asarray(factors, dtype=np.int64)):
+    for r, h in enumerate(factors):
         z[r, :, h] = vals
     return z
 
@@ -139,7 +141,13 @@ def topk_reconstructions(model, mu: np.ndarray, order: np.ndarray, ks: tuple[int
 
 
 def reconstruction_mse(images: torch.Tensor, reconstructions: torch.Tensor) -> np.ndarray:
-    """Mean squared error per pixel between (n, ...) images and (m, n, ...) reconstructions -> (m,)."""
+    """Mean squared error per pixel between (n, ...) images and (m, n, ...) reconstructions -> (m,).
+
+    ValueError unless ``reconstructions.shape[1:] == images.shape`` (a broadcast would compare every image with
+    every reconstruction)."""
+    if reconstructions.ndim < 2 or tuple(reconstructions.shape[1:]) != tuple(images.shape):
+        raise ValueError(f"reconstructions must be (m, *images.shape) = (m, {', '.join(map(str, images.shape))}), got "
+                         f"{tuple(reconstructions.shape)}")
     diff = reconstructions - images.unsqueeze(0)
     return diff.pow(2).flatten(2).mean(dim=2).mean(dim=1).double().numpy()
 

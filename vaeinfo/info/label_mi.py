@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_integer, check_labels
 from .mi import as_posterior, factor_mi
 from .mi.api import require_consistent
 
@@ -42,6 +43,7 @@ def label_mi(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray, method: str = "g
     y = np.asarray(y)
     if y.shape != (len(mu),):
         raise ValueError(f"y must hold one label per row of mu, shape ({len(mu)},), got {y.shape}")
+    check_labels(y)  # a NaN label was a class of one, skipped
     classes, counts = np.unique(y, return_counts=True)
     within = sum(count / len(y) * factor_mi(mu[y == c], logvar[y == c], method)
                  for c, count in zip(classes, counts) if count > 1)
@@ -100,6 +102,7 @@ def label_mi_null(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray, subject: np
                   n_permutations: int, seed: int | np.random.Generator = 0) -> np.ndarray:
     """:func:`label_mi` under ``n_permutations`` label shuffles (:func:`shuffled_trial_labels`), (n_permutations, d)
     nats: what I(Z_h; Y) looks like when the factors carry no label information."""
+    check_integer(n_permutations, "n_permutations", low=1, meaning="label shuffles")
     rng = np.random.default_rng(seed)
     return np.stack([label_mi(mu, logvar, shuffled_trial_labels(y, subject, trial, rng))
                      for _ in range(n_permutations)])
@@ -115,6 +118,9 @@ def relevant_factors(mi_label: np.ndarray, null: np.ndarray, level: float = 0.05
     mi_label, null = np.asarray(mi_label, dtype=np.float64), np.asarray(null, dtype=np.float64)
     if null.ndim != 2 or null.shape[1] != len(mi_label) or len(null) == 0:
         raise ValueError(f"null must be (n_permutations >= 1, {len(mi_label)}), got {null.shape}")
+    if not (np.isfinite(mi_label).all() and np.isfinite(null).all() and 0 < level < 1):
+        raise ValueError(f"relevant_factors needs finite mi_label and null (NaN: {int(np.isnan(mi_label).sum())} and "
+                         f"{int(np.isnan(null).sum())}) and 0 < level < 1 (got {level})")
     threshold = float(np.quantile(null.max(axis=1), 1 - level))
     order = np.argsort(-mi_label, kind="stable")
     return order[mi_label[order] > threshold], threshold

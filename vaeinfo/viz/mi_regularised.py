@@ -7,6 +7,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..checks import check_integer
+
 C_COLOUR, Z_COLOUR = "C0", "C1"  # the regularised code c and the other dimensions z, in every figure
 CURVE_PANELS = (("mi_bound_c", "Î(c; x′) [nats]"), ("mi_bound_z", "Î(z; x′) [nats]"),
                 ("kl_c", "KL of the c half [nats]"), ("kl_z", "KL of the z half [nats]"))
@@ -51,6 +53,8 @@ def split_pulse(mi: dict[str, np.ndarray], c_dims: list[int], bounds: dict[str, 
         the panel title; or None.
     threshold : the influential level (nats), drawn dashed.
     """
+    d = len(next(iter(mi.values())))
+    c_dims = [check_integer(c, "c_dims", low=0, high=d - 1, meaning="factor indices of c") for c in c_dims]
     fig, axes = plt.subplots(len(mi), 1, figsize=(8, 2.3 * len(mi)), sharex=True, sharey=True, squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], mi.items()):
         values = np.asarray(values, dtype=float)

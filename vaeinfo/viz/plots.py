@@ -102,6 +102,9 @@ def mi_pulse(mi: np.ndarray, variance: np.ndarray | None = None, threshold: floa
     title : figure title.
     """
     mi = np.asarray(mi, dtype=float)
+    if mi.ndim != 1 or (variance is not None and np.shape(variance) != mi.shape):
+        raise ValueError(f"mi_pulse needs mi (d,) and variance (d,) or None, got shapes {mi.shape} and "
+                         f"{None if variance is None else np.shape(variance)}")
     index = np.arange(len(mi))
     active = mi >= threshold
     panels = 1 if variance is None else 2

@@ -49,7 +49,7 @@ from ..info.influence import (
 )
 from ..io import torch_threads
 from ..models.contract import check_model, decode_mean, device_of, input_shape
-from ..training.encode import encode
+from ..training.encode import encode, evaluating, to_unit
 from .plots import labelled_grid, save_figure
 
 DISPLAY_PIXELS = 224  # default height on screen of one decoded image, in pixels
@@ -88,7 +88,7 @@ class LiveView(widgets.VBox):
             self._cancel()
             z = self._latent()
             device = device_of(self.model)
-            with one_thread(), torch.inference_mode():
+            with one_thread(), evaluating(self.model):  # eval mode (dropout, batch norm), restored after
                 decoded = decode_mean(self.model, z.to(device)).float().cpu().numpy()
             self.latent = z
             self.array, picture = self._publish(decoded)
@@ -268,9 +268,15 @@ def topk_generation(model, images, mi, *, k: int | None = None, debounce: float 
 def traversal_frames(view: TraversalView, values) -> np.ndarray:
     """What ``view`` shows as each slider in turn takes each of ``values``, the others staying where they are.
 
-    Returns (len(view.factors), len(values), C, H, W) float32, the static version of the widget (values
-    outside the slider range are clipped, as on screen); every slider is set back to its value afterwards.
+    Returns (len(view.factors), len(values), C, H, W) float32, the static version of the widget; every slider is
+    set back to its value afterwards. A value outside the sliders' range is a ValueError (a slider would clip it,
+    and the frame would show another value than its label).
     """
+    values = np.asarray(values, dtype=float).reshape(-1)
+    for slider in view.sliders:
+        if not np.all((values >= slider.min) & (values <= slider.max)):
+            raise ValueError(f"traversal values must lie in the sliders' range [{slider.min:g}, {slider.max:g}], got "
+                             f"{values.tolist()}; build the view with a wider range or pass values inside it")
     frames = []
     for slider in view.sliders:
         start, row = slider.value, []
@@ -285,11 +291,13 @@ def traversal_frames(view: TraversalView, values) -> np.ndarray:
 
 
 def topk_frames(view: TopKView, ks) -> np.ndarray:
-    """What ``view`` shows for each k of ``ks``: (len(ks), n, C, H, W) float32; the slider is restored after."""
+    """What ``view`` shows for each k of ``ks`` (integers in 0 .. d, ValueError otherwise): (len(ks), n, C, H, W)
+    float32; the slider is restored after."""
+    ks = [check_integer(k, "ks", low=0, high=view.k.max, meaning="factors kept") for k in ks]
     start = view.k.value
     frames = []
     for k in ks:
-        view.k.value = int(k)
+        view.k.value = k
         view.flush()
         frames.append(view.array.copy())
     view.k.value = start
@@ -335,8 +343,10 @@ def _check_model(model):
 
 
 def _check_images(images, model, name: str) -> torch.Tensor:
-    """``images`` as a float32 CPU tensor (n, *input_shape), or a ValueError saying what is wrong."""
-    x = torch.as_tensor(images).detach().to("cpu", torch.float32)
+    """``images`` as a float32 CPU tensor (n, *input_shape) in [0, 1] -- uint8 pixels divided by 255, as
+    :func:`~vaeinfo.training.encode.encode` reads them -- or a ValueError saying what is wrong."""
+    x = torch.as_tensor(images).detach().cpu()
+    x = to_unit(x) if x.dtype == torch.uint8 else x.to(torch.float32)
     shape = input_shape(model)
     if x.ndim != 4 or tuple(x.shape[1:]) != shape or len(x) == 0:
         raise ValueError(f"{name} must have shape (n, {', '.join(map(str, shape))}) with n >= 1 for this "
@@ -425,7 +435,7 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
     capped ks), and ``render_ms``: {"traversal": ms, "topk": ms}, each view's median update time.
     """
     trav, topk = views
-    ks_here = [min(k, topk.k.max) for k in ks]
+    ks_here = [min(check_integer(k, "ks", low=0, meaning="factors kept"), topk.k.max) for k in ks]
     frames = traversal_frames(trav, values)
     save_figure(labelled_grid(frames.clip(0, 1), [f"z{h}  {mi[h]:.2f}" for h in trav.factors],
                               [f"{v:+.1f}" for v in values], cell_inches), Path(out_dir) / f"{name}_traversal")

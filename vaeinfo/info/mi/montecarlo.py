@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...checks import check_integer
 from .mixture import (
     component_params,
     conditional_entropy,
@@ -22,6 +23,7 @@ def nested_mc_mi(mu: np.ndarray, logvar: np.ndarray, n_samples: int = 10_000, se
 
 def mc_entropy(mu, logvar, n_samples, seed, chunk) -> tuple[np.ndarray, np.ndarray]:
     """Monte Carlo H(q(z_h)) and its standard error, each (d,)."""
+    n_samples = check_integer(n_samples, "n_samples", low=2, meaning="samples of z per factor")
     z = sample_mixture(mu, logvar, n_samples, np.random.default_rng(seed))
     log_q = np.empty_like(z)
     n, d = mu.shape
