@@ -242,7 +242,8 @@ def test_relu_output_adds_a_relu_and_nothing_else(name):
     linear = build_model(CONFIGS[name], seed=5)
     relu = build_model({**CONFIGS[name], "output_activation": "relu"}, seed=5)
     assert isinstance(relu.decoder[-1], nn.ReLU) and not isinstance(linear.decoder[-1], nn.ReLU)
-    assert list(relu.decoder)[:-1] == list(relu.decoder)[:len(linear.decoder)]
+    assert len(relu.decoder) == len(linear.decoder) + 1
+    assert [type(m) for m in relu.decoder][:-1] == [type(m) for m in linear.decoder]
     a, b = linear.state_dict(), relu.state_dict()
     assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
     z = 3 * torch.randn(64, linear.latent_dim, generator=torch.Generator().manual_seed(0))

@@ -133,6 +133,8 @@ def test_spec_is_small_picklable_and_checked():
     assert numpy_n == spec and type(numpy_n.n) is int
     with pytest.raises(ValueError, match="allow_fallback applies to 'mnist' only"):
         DataSpec("digits", allow_fallback=True)
+    with pytest.raises(ValueError, match="DataSpec allow_fallback must be True or False, got 'no'"):  # was truthy
+        DataSpec("mnist", allow_fallback="no")
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         DataSpec("digits", "dev").load()
     with pytest.raises(ValueError, match=r"options \['seed'\] are not options of the 'digits' loader; it takes none"):
@@ -319,12 +321,15 @@ def test_the_workers_drop_a_sweeps_data_when_it_ends(cluster, cluster_runs):
     assert list(cluster.run(lambda: sweep._load.cache_info().currsize).values()) == [0, 0]
 
 
-def test_two_workers_racing_on_one_config_leave_one_complete_checkpoint(cluster, serial, tmp_path):
+def test_two_workers_given_one_config_train_it_once_and_leave_one_complete_checkpoint(cluster, serial, tmp_path):
+    """Without the run lock both trained, and the later one wrote its early epochs over the finished checkpoint
+    (a worker dying then left the finished run at epoch 1)."""
     runs = run_many([tiny(0), tiny(0)], DIGITS, validation=VALIDATION, client=cluster, cache_dir=tmp_path,
                     progress=False)
     assert runs[0].key == runs[1].key == serial[0].key
-    assert [(r.cached, r.epochs_trained) for r in runs] == [(False, 4)] * 2  # both trained: the race took place
+    assert sorted((r.cached, r.epochs_trained) for r in runs) == [(False, 4), (True, 0)]  # the second waited
     assert [p.name for p in (tmp_path / "models").iterdir()] == [serial[0].key]
+    assert [p.name for p in (tmp_path / "locks").iterdir()] == [f"{serial[0].key}.lock"]
     assert sorted(p.name for p in runs[0].path.iterdir()) == ["checkpoint.pt", "config.json"]  # no temp file left
     assert read_checkpoint(runs[0].path / CHECKPOINT)["epoch"] == 4
     assert same_weights(load_model(serial[0].key, cache_dir=tmp_path), serial[0].model())

@@ -19,6 +19,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import ImageData, check_count
 from .dsprites import load_dsprites
 from .mnist import load_digits, load_mnist
@@ -62,6 +64,8 @@ class DataSpec:
         check_count(self.n, "DataSpec n")
         if self.n is not None:
             object.__setattr__(self, "n", int(self.n))  # a numpy integer (e.g. from a parameter grid) as a plain int
+        if not isinstance(self.allow_fallback, (bool, np.bool_)):
+            raise ValueError(f"DataSpec allow_fallback must be True or False, got {self.allow_fallback!r}")
         if self.allow_fallback and self.dataset != "mnist":
             raise ValueError(f"allow_fallback applies to 'mnist' only (the digits stand in for it), "
                              f"not to {self.dataset!r}")
