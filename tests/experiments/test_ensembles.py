@@ -141,6 +141,42 @@ def test_without_null_hotspots_every_real_one_is_above_the_null():
     assert math.isnan(empty.ceiling) and empty.above(np.array([0.2, np.nan])).tolist() == [True, False]
 
 
+def test_min_samples_follows_the_ensemble_size_when_members_collapse():
+    ensemble, _, feature = planted(members=8)
+    collapsed = np.isin(ensemble.member, [5, 6, 7]) & (feature >= 0)  # members 5-7 keep no channel
+    ensemble.mu[:, collapsed], ensemble.logvar[:, collapsed] = 0.0, 0.0
+    analysis = ens.analyse_channels(ensemble)
+    assert set(ensemble.member[analysis.kept]) == set(range(5))
+    assert analysis.hotspots.min_samples == fp.optics_min_samples(8) == 3  # was scaled to the 5 members left: 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(threshold=-1.0), r"threshold must be a finite number of bits >= 0 \(the authors: 0.01\), got -1.0"),
+    (dict(threshold=float("nan")), r"threshold must be a finite number of bits >= 0"),
+    (dict(distance="kl"), r"unknown distance 'kl'; choose one of \('vi', 'nmi'\)"),
+    (dict(min_samples=1), r"min_samples must be an integer >= 2 \(OPTICS min_samples\), got 1"),
+])
+def test_bad_analysis_options_are_refused_before_any_estimate(kwargs, message):
+    ensemble, _, _ = planted()
+    with pytest.raises(ValueError, match=message):  # a negative threshold kept the collapsed channels as a hotspot
+        ens.analyse_channels(ensemble, **kwargs)
+
+
+def test_hotspot_numbers_points_and_bases_are_checked():
+    ensemble, _, _ = planted()
+    analysis = ens.analyse_channels(ensemble)
+    for bad in (-1, 2, 0.5):  # -1 returned the channels in no hotspot
+        with pytest.raises(ValueError, match=r"hotspot must be an integer in \[0, 1\] \(hotspot number, 0-based\)"):
+            ens.hotspot_representatives(ensemble, analysis, bad)
+    for bad in (-100, 1):  # -100 dropped points from the end
+        with pytest.raises(ValueError, match=rf"points must be an integer >= 2 \(evaluation images fused\), got {bad}"):
+            ens.fuse_hotspots(ensemble, analysis, points=bad, steps=1)
+    for kwargs, message in ((dict(base=-1), r"base must be an integer in \[0, 299\]"),
+                            (dict(per_hotspot=0), r"per_hotspot must be an integer >= 1")):
+        with pytest.raises(ValueError, match=message):
+            ens.hotspot_traversals(ensemble, analysis, np.array([0.0]), **kwargs)
+
+
 def test_hotspot_factor_nmi_names_the_factor_of_each_hotspot():
     ensemble, _, feature = planted()
     analysis = ens.analyse_channels(ensemble)

@@ -280,7 +280,18 @@ class ChannelAnalysis:
 def analyse_channels(ensemble: Ensemble, *, threshold: float = fp.INFO_THRESHOLD_BITS, distance: str = "nmi",
                      min_samples: int | None = None) -> ChannelAnalysis:
     """Information of every channel, NMI/VI of the kept ones (and with each label column of the fingerprint
-    points), OPTICS hotspots, and the KT bound against the exact per-channel MI."""
+    points), OPTICS hotspots, and the KT bound against the exact per-channel MI.
+
+    ``min_samples`` None: :func:`fp.optics_min_samples` of the ensemble's size (``settings.members``), whether or
+    not every member still has a kept channel. ValueError up front for a threshold that is not a finite number of
+    bits >= 0, an unknown distance or a bad min_samples."""
+    if not (np.isfinite(threshold) and threshold >= 0):
+        raise ValueError(f"threshold must be a finite number of bits >= 0 (the authors: {fp.INFO_THRESHOLD_BITS}), "
+                         f"got {threshold}")
+    if distance not in fp.DISTANCES:
+        raise ValueError(f"unknown distance {distance!r}; choose one of {fp.DISTANCES}")
+    min_samples = (fp.optics_min_samples(ensemble.settings.members) if min_samples is None else
+                   check_integer(min_samples, "min_samples", low=2, meaning="OPTICS min_samples"))
     bounds = fp.kt_versus_exact(ensemble.mu, ensemble.logvar)
     info = bounds.kt_bits
     kept = fp.kept_channels(info, threshold)
@@ -386,6 +397,10 @@ def hotspot_representatives(ensemble: Ensemble, analysis: ChannelAnalysis, hotsp
     """One channel per member in a hotspot: (column of ``ensemble.mu``, sign) for its most informative channel
     there, members by decreasing information, at most ``limit``. The sign (+1/-1) aligns the channel with the
     first one (the sign of the correlation of their encoder means; NMI and VI ignore it)."""
+    if analysis.hotspots.count == 0:
+        raise ValueError("the analysis found no hotspot: there are no representatives to show")
+    hotspot = check_integer(hotspot, "hotspot", low=0, high=analysis.hotspots.count - 1,
+                            meaning="hotspot number, 0-based")
     limit = check_integer(limit, "limit", low=1, meaning="members shown per hotspot", none="all members")
     columns = analysis.kept[analysis.hotspots.channels(hotspot)]
     columns = columns[np.argsort(-analysis.info[columns], kind="stable")]
@@ -404,6 +419,8 @@ def hotspot_traversals(ensemble: Ensemble, analysis: ChannelAnalysis, values: np
     Row r decodes member m's encoder mean of fingerprint image ``base`` with its channel set to sign * value
     (:func:`hotspot_representatives`), so rows of one hotspot move in the same direction.
     """
+    per_hotspot = check_integer(per_hotspot, "per_hotspot", low=1, meaning="members shown per hotspot")
+    base = check_integer(base, "base", low=0, high=len(ensemble.mu) - 1, meaning="a fingerprint image")
     rows, labels = [], []
     for h in range(analysis.hotspots.count):
         for column, sign in hotspot_representatives(ensemble, analysis, h, per_hotspot):
@@ -422,6 +439,7 @@ def fuse_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *, points: int 
                   seed: int = 0) -> list[fp.Fusion]:
     """One fused representation per hotspot (:func:`vaeinfo.info.fingerprints.fuse`), from the fingerprints of all
     its channels on the first ``points`` evaluation images (a random sample already; the authors fuse on 200)."""
+    points = check_integer(points, "points", low=2, meaning="evaluation images fused")
     rows = slice(0, min(points, len(ensemble.mu)))
     fusions = []
     for h in range(analysis.hotspots.count):
