@@ -94,6 +94,8 @@ fi
 [ -z "$data_dir" ] || data_dir=$(realpath -m -- "$data_dir")
 [ -z "$out" ] || out=$(realpath -m -- "$out")
 if [ -n "${VAEINFO_DATA:-}" ]; then export VAEINFO_DATA; VAEINFO_DATA=$(realpath -m -- "$VAEINFO_DATA"); fi
+caller=$PWD  # the driver runs here again, so that a relative $VAEINFO_DEAP, $VAEINFO_CACHE or profile path is read
+             # from the folder the user ran in, as with python -m vaeinfo.reproduce
 
 cd "$here"
 
@@ -178,4 +180,5 @@ args=(--profile "$profile")
 [ "$download" = 0 ] || args+=(--download)
 [ -z "$scheduler" ] || args+=(--scheduler "$scheduler")
 [ -z "$workers" ] || args+=(--workers "$workers")
+cd "$caller"
 exec "$venv/bin/python" -m vaeinfo.reproduce "${args[@]}"

@@ -92,6 +92,9 @@ def test_display_path_writes_no_local_folder_where_it_can(tmp_path, monkeypatch)
     assert display_path(data / "celeba") == "$VAEINFO_DATA/celeba"
     assert display_path(data) == "$VAEINFO_DATA"
     assert display_path(cache / "models" / "k") == "$VAEINFO_CACHE/models/k"
+    monkeypatch.setenv("VAEINFO_DEAP", str(tmp_path / "srv" / "deap"))  # a licensed copy outside home and repo
+    licensed = tmp_path / "srv" / "deap" / "data_original" / "s01.bdf"
+    assert display_path(licensed) == "$VAEINFO_DEAP/data_original/s01.bdf"
     assert display_path(repo / "notebooks" / "a.png") == "a.png"
     assert display_path(repo / "notebooks") == "."
     assert display_path(repo / "figures" / "x.png") == "../figures/x.png"

@@ -405,3 +405,15 @@ def test_results_are_labelled_with_the_profile_files_name_and_relative_paths_mad
     assert result.returncode == 0, result.stderr[-3000:]
     assert "mine.yaml says profile: quick; its results are labelled mine" in result.stdout
     assert f"profile=mine deap={tmp_path / 'mydeap'} cache={tmp_path / 'rel-cache'}" in result.stdout
+
+
+def test_the_script_reads_a_relative_deap_folder_from_where_it_was_run(tmp_path):
+    """reproduce.sh changed to the repository before the driver made $VAEINFO_DEAP absolute: ./deap of the user's
+    folder became <repo>/deap ("does not exist")."""
+    (tmp_path / "deap").mkdir()  # there, but without DEAP's folders: the inventory names it
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run(["bash", str(SCRIPT), "--data-dir", "empty", "--only", "06"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=600, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "VAEINFO_DEAP": "deap"})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"DEAP folder {tmp_path / 'deap'} holds neither" in result.stderr, result.stderr[-2000:]

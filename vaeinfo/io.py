@@ -89,13 +89,14 @@ def display_path(path: str | os.PathLike) -> str:
     """``path`` as printed in outputs that may be committed: without this machine's folders where possible.
 
     The first rule that applies: under ``$VAEINFO_DATA`` -> ``"$VAEINFO_DATA/..."``; under ``$VAEINFO_CACHE`` ->
-    ``"$VAEINFO_CACHE/..."``; under the current folder -> relative to it; under a parent of it up to the
+    ``"$VAEINFO_CACHE/..."``; under ``$VAEINFO_DEAP`` (a licensed DEAP copy) -> ``"$VAEINFO_DEAP/..."``; under the
+    current folder -> relative to it; under a parent of it up to the
     repository's root level (``..``) -> ``"../..."``; under the home folder -> ``"~/..."``; otherwise absolute.
-    The two variables match as given and resolved (a symlink, or a relative path with ``..``, still matches the
+    The variables match as given and resolved (a symlink, or a relative path with ``..``, still matches the
     resolved paths the loaders pass).
     """
     target = Path(path).expanduser().absolute()
-    for var in ("VAEINFO_DATA", CACHE_ENV):
+    for var in ("VAEINFO_DATA", CACHE_ENV, "VAEINFO_DEAP"):
         if os.environ.get(var):
             given = Path(os.environ[var]).expanduser()
             for root, found in itertools.product(dict.fromkeys((given.absolute(), given.resolve())),
