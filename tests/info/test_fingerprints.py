@@ -216,6 +216,9 @@ def test_a_channel_without_information_has_undefined_nmi(logvar):
     assert s.info[0] == 0.0 and s.info[2] == 0.0
     assert np.isnan(s.nmi[0, 1]) and np.isnan(s.nmi[0, 0]) and np.isnan(s.nmi[0, 2])
     assert fp.kept_channels(s.info).tolist() == [1]
+    for bad in (-0.5, float("nan")):  # a negative threshold kept every channel, collapsed ones included
+        with pytest.raises(ValueError, match=r"threshold must be a finite number of bits >= 0 \(the authors: 0.01\)"):
+            fp.kept_channels(s.info, bad)
 
 
 def test_nmi_needs_each_channels_entropy_positive():

@@ -285,11 +285,8 @@ def analyse_channels(ensemble: Ensemble, *, threshold: float = fp.INFO_THRESHOLD
     ``min_samples`` None: :func:`fp.optics_min_samples` of the ensemble's size (``settings.members``), whether or
     not every member still has a kept channel. ValueError up front for a threshold that is not a finite number of
     bits >= 0, an unknown distance or a bad min_samples."""
-    if not (np.isfinite(threshold) and threshold >= 0):
-        raise ValueError(f"threshold must be a finite number of bits >= 0 (the authors: {fp.INFO_THRESHOLD_BITS}), "
-                         f"got {threshold}")
-    if distance not in fp.DISTANCES:
-        raise ValueError(f"unknown distance {distance!r}; choose one of {fp.DISTANCES}")
+    fp.check_threshold(threshold)  # before the estimates, which take the time
+    fp.check_distance(distance)
     min_samples = (fp.optics_min_samples(ensemble.settings.members) if min_samples is None else
                    check_integer(min_samples, "min_samples", low=2, meaning="OPTICS min_samples"))
     bounds = fp.kt_versus_exact(ensemble.mu, ensemble.logvar)

@@ -252,7 +252,21 @@ def channel_information(mu: Any, logvar: Any, *, chunk_bytes: int = CHUNK_BYTES)
 
 def kept_channels(info: np.ndarray, threshold: float = INFO_THRESHOLD_BITS) -> np.ndarray:
     """Indices of the channels with I(U; X) >= ``threshold`` bits (the authors keep those above 0.01 bits)."""
+    check_threshold(threshold)
     return np.flatnonzero(np.asarray(info) >= threshold)
+
+
+def check_threshold(threshold: float) -> None:
+    """ValueError unless ``threshold`` is a finite number of bits >= 0 (a negative one keeps collapsed channels)."""
+    if not (np.isfinite(threshold) and threshold >= 0):
+        raise ValueError(f"threshold must be a finite number of bits >= 0 (the authors: {INFO_THRESHOLD_BITS}), "
+                         f"got {threshold}")
+
+
+def check_distance(kind: str) -> None:
+    """ValueError unless ``kind`` is one of :data:`DISTANCES`."""
+    if kind not in DISTANCES:
+        raise ValueError(f"unknown distance {kind!r}; choose one of {DISTANCES}")
 
 
 def similarity_distance(similarity: ChannelSimilarity, kind: str = "vi") -> np.ndarray:
@@ -260,8 +274,7 @@ def similarity_distance(similarity: ChannelSimilarity, kind: str = "vi") -> np.n
 
     ``"vi"``: VI in bits clipped at 0; ``"nmi"``: -log(max(NMI, 1e-4)) clipped at 0 (NMI estimates may pass 1).
     """
-    if kind not in DISTANCES:
-        raise ValueError(f"unknown distance {kind!r}; choose one of {DISTANCES}")
+    check_distance(kind)
     if kind == "vi":
         dist = np.clip(similarity.vi, 0.0, None)
     else:

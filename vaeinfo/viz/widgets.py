@@ -345,8 +345,7 @@ def _check_model(model):
 def _check_images(images, model, name: str) -> torch.Tensor:
     """``images`` as a float32 CPU tensor (n, *input_shape) in [0, 1] -- uint8 pixels divided by 255, as
     :func:`~vaeinfo.training.encode.encode` reads them -- or a ValueError saying what is wrong."""
-    x = torch.as_tensor(images).detach().cpu()
-    x = to_unit(x) if x.dtype == torch.uint8 else x.to(torch.float32)
+    x = to_unit(torch.as_tensor(images).detach().cpu()).to(torch.float32)
     shape = input_shape(model)
     if x.ndim != 4 or tuple(x.shape[1:]) != shape or len(x) == 0:
         raise ValueError(f"{name} must have shape (n, {', '.join(map(str, shape))}) with n >= 1 for this "

@@ -347,8 +347,7 @@ def _parse_start(field: bytes, path: Path) -> datetime:
         moment = datetime.strptime(field.decode("ascii"), "%d.%m.%y%H.%M.%S")
     except (UnicodeDecodeError, ValueError):
         raise DataError(f"{path}: unreadable start date/time {field!r} in the header; corrupt file.") from None
-    yy = moment.year % 100
-    return moment.replace(year=(1900 if yy >= 85 else 2000) + yy)
+    return moment.replace(year=FIRST_YEAR + (moment.year - FIRST_YEAR) % 100)
 
 
 def _field_int(field: bytes | str, path: Path, what: str) -> int:
