@@ -83,6 +83,21 @@ def test_driver_rejects_missing_data_dir(tmp_path):
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("how", ["env", "profile"])
+def test_driver_rejects_missing_deap_folder_as_usage_like_the_data_dir(tmp_path, how):
+    """A DEAP folder that does not exist was bad data (exit 1) where a missing data folder is a usage error (2)."""
+    missing = tmp_path / "no_deap"
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "mine.yaml").write_text(f"deap_dir: {missing}\n" if how == "profile" else "{}\n")
+    env = {"VAEINFO_DEAP": str(missing)} if how == "env" else {}
+    result = driver("--profile", "mine", "--params", str(params), "--data-dir", str(tmp_path),
+                    "--out", str(tmp_path / "out"), **env)
+    assert result.returncode == 2, result.stderr
+    assert f"DEAP folder {missing}" in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
 # ----------------------------------------------------------------------------- running notebooks
 def results(out: Path, name: str) -> dict:
     return json.loads((out / "results" / f"{name}.json").read_text())

@@ -95,8 +95,18 @@ def deap_source(path: str | os.PathLike | None = None) -> DeapSource:
     ------
     DataError
         Neither is set (the message says how to point at real DEAP or make synthetic files), the folder
-        does not exist, or it holds neither ``data_preprocessed_python/`` nor ``data_original/``.
+        does not exist (:func:`deap_root`), or it holds neither ``data_preprocessed_python/`` nor ``data_original/``.
     """
+    root, origin = deap_root(path)
+    if not ((root / PREPROCESSED_DIR).is_dir() or (root / RAW_DIR).is_dir()):
+        raise DataError(f"DEAP folder {root} holds neither {PREPROCESSED_DIR}/ nor {RAW_DIR}/. Fix: unzip the DEAP "
+                        f"downloads there, or run vaeinfo.data.deap.synthetic.make_synthetic('{root}').")
+    return source_at(root, origin)
+
+
+def deap_root(path: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The DEAP folder (absolute) and where it came from (``"argument"`` or ``$VAEINFO_DEAP``'s name), unchecked
+    for content; a DataError when neither is set or the folder does not exist."""
     if path is not None and str(path) != "":
         root, origin = Path(path).expanduser().resolve(), "argument"
     elif os.environ.get(ENV_VAR):
@@ -111,10 +121,7 @@ def deap_source(path: str | os.PathLike | None = None) -> DeapSource:
     if not root.is_dir():
         raise DataError(f"DEAP folder {root} (from {origin}) does not exist. Fix: point {ENV_VAR} or the argument "
                         f"at the folder holding {PREPROCESSED_DIR}/ and/or {RAW_DIR}/.")
-    if not ((root / PREPROCESSED_DIR).is_dir() or (root / RAW_DIR).is_dir()):
-        raise DataError(f"DEAP folder {root} holds neither {PREPROCESSED_DIR}/ nor {RAW_DIR}/. Fix: unzip the DEAP "
-                        f"downloads there, or run vaeinfo.data.deap.synthetic.make_synthetic('{root}').")
-    return source_at(root, origin)
+    return root, origin
 
 
 def source_for(path: Path) -> DeapSource:
