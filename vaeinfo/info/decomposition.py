@@ -54,7 +54,7 @@ def kl_decomposition(mu: Any, logvar: Any, method: str = "grid", **options: Any)
     ----------
     mu, logvar : (N, d).
     method : a consistent estimator of I: ``"grid"``, ``"mc"`` or ``"quad"``.
-    **options : passed to that method (see :func:`factor_mi`).
+    **options : passed to that method (see :func:`.mi.api.factor_mi`).
 
     Returns
     -------

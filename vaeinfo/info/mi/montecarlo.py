@@ -17,7 +17,7 @@ from .mixture import (
 
 def nested_mc_mi(mu: np.ndarray, logvar: np.ndarray, n_samples: int = 10_000, seed: int | np.random.Generator = 0,
            chunk: int = 2**22) -> np.ndarray:
-    """Nested Monte Carlo I (see :func:`mc_mi`); (d,), nats."""
+    """Nested Monte Carlo I (see :func:`.api.mc_mi`); (d,), nats."""
     return mc_entropy(mu, logvar, n_samples, seed, chunk)[0] - conditional_entropy(logvar)
 
 
