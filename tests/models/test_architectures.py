@@ -307,6 +307,14 @@ def test_reparameterize_is_seeded_and_has_the_right_moments():
     ({"architecture": "conv64", "input_shape": [64, 64]}, r"\[C, H, W\]"),
     ({"architecture": "mlp", "input_shape": [8], "hidden": [16, 0]}, r"hidden must be"),
     ({"architecture": "mlp", "input_shape": [8], "latent_dim": 2.5}, r"latent_dim must be"),
+    # a bool or a whole float is not an integer (vaeinfo.checks): True was read as 1, 2.0 as 2
+    ({"architecture": "mlp", "input_shape": [8], "latent_dim": True}, r"latent_dim must be .*got \[True\]"),
+    ({"architecture": "mlp", "input_shape": [8.0]}, r"input_shape must be .*got \[8.0\]"),
+    ({"architecture": "mlp", "input_shape": [8], "hidden": 16}, r"hidden must be a list of positive integers"),
+    ({"architecture": "mnist_conv", "init_log_sigma": float("nan")}, r"init_log_sigma must be a finite number"),
+    ({"architecture": "mnist_conv", "init_log_sigma": True}, r"init_log_sigma must be a finite number.*got True"),
+    ({"architecture": "mlp", "input_shape": [8], "sigma_parameterisation": "sigma", "init_sigma": float("inf")},
+     r"init_sigma must be a finite number"),
     ({"latent_dim": 3}, r"'architecture' key"),
 ])
 def test_bad_configs_are_clear_errors(config, match):

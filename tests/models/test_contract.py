@@ -145,6 +145,16 @@ def test_encode_equals_the_models_encoder_and_keeps_its_mode(images):
     assert model.training  # restored
 
 
+def test_encode_restores_the_mode_of_every_submodule(images):
+    """A submodule held in eval mode while the model trains (e.g. a frozen part) stayed in train mode after encode:
+    only the root's mode was restored."""
+    model = Tiny().train()
+    frozen = next(m for m in model.modules() if m is not model).eval()
+    encode(model, images[:5])
+    assert model.training and not frozen.training
+    assert all(m.training for m in model.modules() if m is not frozen)
+
+
 def test_encode_works_for_a_model_that_is_not_a_torch_module(images):
     mu, logvar = encode(PlainEncoder(), images[:5], dtype=np.float32)
     np.testing.assert_allclose(mu, 2 * images[:5].flatten(1)[:, :2].numpy(), rtol=0, atol=ATOL)

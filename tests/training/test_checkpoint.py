@@ -54,17 +54,24 @@ print(json.dumps(answers))
 # Copies of the package, each with one line of one module edited: (name, module, old line, new line, key changes?).
 EDITS = [
     ("objectives", "models/objectives/elbo.py", "from .base import Objective\n",
-     "from .base import Objective  # edited\n", True),
+     "from .base import Objective as Objective\n", True),
     ("objectives-init", "models/objectives/__init__.py", "OBJECTIVES = tuple(REGISTRY)\n",
-     "OBJECTIVES = tuple(REGISTRY)  # edited\n", True),
+     "OBJECTIVES = tuple(REGISTRY.keys())\n", True),
     ("architectures", "models/architectures.py", "LOG_2PI = math.log(2 * math.pi)\n",
      "LOG_2PI = math.log(2.0 * math.pi)\n", True),
     ("train", "training/train.py", "PROGRESS_INTERVAL_S = 30.0", "PROGRESS_INTERVAL_S = 30.5", True),
     ("contract", "models/contract.py", "from typing import Any, Protocol, runtime_checkable\n",
-     "from typing import Any, Protocol, runtime_checkable  # edited\n", True),  # decode_mean builds mi_regularised's x'
-    ("plots", "viz/plots.py", "from ..io import atomic_open\n", "from ..io import atomic_open  # edited\n", False),
+     "from typing import Any, Protocol, cast, runtime_checkable\n", True),  # decode_mean builds mi_regularised's x'
+    # the documentation of the training code: the code is the same, so is every key
+    ("comment", "models/objectives/elbo.py", "from .base import Objective\n",
+     "from .base import Objective  # edited\n\n", False),
+    ("docstring", "training/train.py",
+     '    """Train a VAE, or reuse the cached run with the same config, data, initial model and training code.\n',
+     '    """Train a VAE (edited), or reuse the cached run with the same config, data, model and training code.\n',
+     False),
+    ("plots", "viz/plots.py", "from ..io import atomic_open\n", "from ..io import atomic_open, display_path\n", False),
     ("mnist", "data/mnist.py", "from __future__ import annotations\n",
-     "from __future__ import annotations  # edited\n", False),
+     "from __future__ import annotations\nimport os\n", False),
 ]
 
 
@@ -141,6 +148,19 @@ def test_editing_the_copied_training_code_changes_its_key(copies, name, module, 
     assert (answer["key"] != unedited["key"]) is changes, module
     assert (answer["code"]["sha256"] != unedited["code"]["sha256"]) is changes, module
     assert answer["key"].startswith("mlp-") and answer["code"]["files"] == unedited["code"]["files"]
+
+
+@pytest.mark.parametrize("source, code", [
+    ('"""Module."""\nx = 1  # one\n', "x = 1\n"),
+    ('def f(a):\n    """Doc\n    on two lines."""\n\n    return a  # comment\n', "def f(a):\n    return a\n"),
+    ('class A:\n    """Doc."""\n    y = "# not a comment"\n', 'class A:\n    y = "# not a comment"\n'),
+    ('def f(): """kept: on the line of the def"""\n', 'def f(): """kept: on the line of the def"""\n'),
+    ('def f():\n    x = 1\n    """not a docstring: not the first statement"""\n',
+     'def f():\n    x = 1\n    """not a docstring: not the first statement"""\n'),
+    ('"""Unicode \u2265 before the end."""\r\nx = "\u00d7"   \r\n', 'x = "\u00d7"\n'),
+])
+def test_runnable_source_drops_the_documentation_only(source, code):
+    assert checkpoint.runnable_source(source) == code
 
 
 def test_windows_line_endings_give_the_same_key(copies):

@@ -55,6 +55,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import is_integer
+
 LIKELIHOODS = ("gaussian", "bernoulli")
 SIGMA_PARAMETERISATIONS = ("log_sigma", "sigma")
 OUTPUT_ACTIVATIONS = ("linear", "relu")
@@ -378,22 +380,35 @@ def _choice(config: dict, key: str, choices: tuple[str, ...]) -> str:
 def _sigma_entry(config: dict, parameterisation: str) -> dict:
     """The gaussian likelihood's sigma keys: the initial value, and the parameterisation unless the default."""
     if parameterisation == "log_sigma":
-        return {"init_log_sigma": float(config.get("init_log_sigma", 0.0))}
-    init = float(config.get("init_sigma", 1.0))
-    if not (init > 0 and math.isfinite(init)):
+        init = _real(config.get("init_log_sigma", 0.0), "init_log_sigma", "log sigma, e.g. 0.0 for sigma = 1")
+        return {"init_log_sigma": init}
+    init = _real(config.get("init_sigma", 1.0), "init_sigma", "positive: the likelihood takes its log")
+    if not init > 0:
         raise ValueError(f"init_sigma must be a positive number (the likelihood takes its log), got {init}")
     return {"sigma_parameterisation": "sigma", "init_sigma": init}
 
 
-def _positive_ints(values, key: str) -> list[int]:
-    """``values`` as a list of positive ints, or a ValueError naming ``key``."""
+def _real(value, key: str, meaning: str) -> float:
+    """``value`` as a finite float, or a ValueError naming ``key`` and ``meaning`` (a bool is not a number here)."""
     try:
-        out = [int(v) for v in values]
+        number = math.nan if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"{key} must be a finite number ({meaning}), got {value!r}")
+    return number
+
+
+def _positive_ints(values, key: str) -> list[int]:
+    """``values`` as a list of positive ints, or a ValueError naming ``key`` (a bool or a float such as 2.0 is not
+    an integer: :func:`vaeinfo.checks.is_integer`)."""
+    try:
+        out = list(values)
+    except TypeError:
         raise ValueError(f"{key} must be a list of positive integers, got {values!r}") from None
-    if not out or any(v < 1 or v != w for v, w in zip(out, values)):
+    if not out or not all(is_integer(v) and v >= 1 for v in out):
         raise ValueError(f"{key} must be a non-empty list of positive integers, got {values!r}")
-    return out
+    return [int(v) for v in out]
 
 
 def _check_conv_shape(cfg: dict) -> None:

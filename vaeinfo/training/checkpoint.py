@@ -2,10 +2,11 @@
 
 Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` > ``~/.cache/vaeinfo``),
 where the key hashes the normalised config, a fingerprint of the training and validation data (shape, dtype,
-BLAKE2b of the bytes) and a SHA-256 of the source of the training code (:data:`TRAINING_CODE`,
-:func:`code_fingerprint`), so a change to the model, the objective or the loop trains anew instead of reusing
-weights of the old code; for a custom model of the contract (:mod:`vaeinfo.models.contract`) also a BLAKE2b of its
-initial ``state_dict`` (its class is in the config), so two different models never share a run. ``checkpoint.pt``
+BLAKE2b of the bytes) and a SHA-256 of the code of the training modules (:data:`TRAINING_CODE`,
+:func:`code_fingerprint`: their source without comments and docstrings), so a change to the model, the objective or
+the loop trains anew instead of reusing weights of the old code, and an edit of their documentation does not; for
+a custom model of the contract (:mod:`vaeinfo.models.contract`) also a BLAKE2b of its initial ``state_dict`` (its
+class is in the config), so two different models never share a run. ``checkpoint.pt``
 holds the model and optimizer ``state_dict``, the generators' states, the history and the config; it is replaced
 atomically and read with ``torch.load(..., weights_only=True)``. A checkpoint that cannot be read or does not
 match its run raises :class:`CheckpointError`. ``config.json`` beside it records the key's ingredients for humans.
@@ -13,12 +14,15 @@ match its run raises :class:`CheckpointError`. ``config.json`` beside it records
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import hashlib
 import importlib
+import io
 import json
 import os
+import tokenize
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +40,7 @@ CONFIG_JSON = "config.json"
 CHECKPOINT_FORMAT = 1
 _CHECKPOINT_KEYS = {"format", "key", "config", "epoch", "device", "model", "optimizer", "rng", "history"}
 
-# The modules whose source decides the weights a run ends with, relative to the package root; their bytes enter the
+# The modules whose source decides the weights a run ends with, relative to the package root; their code enters the
 # key (:func:`code_fingerprint`). Not among them: the data pipeline (the key fingerprints the images themselves) and
 # io (file writes; its CPU count only changes the thread count, like the machine).
 TRAINING_CODE = (
@@ -87,11 +91,13 @@ def weights_fingerprint(model: VAEModel) -> dict:
 
 
 def code_fingerprint() -> dict:
-    """``{"sha256": ..., "files": [module names]}``: SHA-256 of the source of the :data:`TRAINING_CODE` modules.
+    """``{"sha256": ..., "files": [module names]}``: SHA-256 of the code of the :data:`TRAINING_CODE` modules.
 
     The files are found from the imported modules' ``__file__`` (a copy of the package hashes its own files; a
     package enters with every module in its folder) and hashed once per process. Each enters as its module name,
-    its length and its bytes, line endings normalised to ``\\n`` (a Windows checkout gives the same key).
+    its length and its code (:func:`runnable_source`): comments, docstrings, blank lines and trailing spaces are
+    left out, so an edit of the documentation keeps every key; line endings do not matter (a Windows checkout gives
+    the same key).
     """
     digest, names = _code_digest()
     return {"sha256": digest, "files": list(names)}
@@ -102,10 +108,41 @@ def _code_digest() -> tuple[str, tuple[str, ...]]:
     root = __name__.split(".")[0]
     digest, names = hashlib.sha256(), tuple(f"{root}.{name}" for name in TRAINING_CODE)
     for name, path in ((n, p) for module in names for n, p in _sources(module)):
-        source = path.read_bytes().replace(b"\r\n", b"\n")
-        digest.update(f"{name}:{len(source)}:".encode())
-        digest.update(source)
+        code = runnable_source(path.read_bytes().decode("utf-8")).encode()
+        digest.update(f"{name}:{len(code)}:".encode())
+        digest.update(code)
     return digest.hexdigest(), names
+
+
+def runnable_source(source: str) -> str:
+    """``source`` (Python) without its comments, docstrings, blank lines and trailing spaces; lines end in ``\n``.
+
+    A docstring is dropped with its whole lines (the first statement of a module, class or function when it is a
+    string that starts its line); a comment from its ``#`` to the end of the line.
+    """
+    lines = source.replace("\r\n", "\n").split("\n")
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            row, col = token.start
+            lines[row - 1] = lines[row - 1][:col]
+    for first, last in _docstring_lines(ast.parse(source), lines):
+        lines[first - 1:last] = [""] * (last - first + 1)
+    return "".join(f"{line.rstrip()}\n" for line in lines if line.strip())
+
+
+def _docstring_lines(tree: ast.Module, lines: list[str]) -> list[tuple[int, int]]:
+    """(first, last) line numbers, from 1, of the docstrings in ``tree`` that start their line of ``lines``."""
+    spans = []
+    for node in ast.walk(tree):
+        first = node.body[0] if isinstance(node, _DOCUMENTED) and node.body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            before = lines[first.lineno - 1].encode()[:first.col_offset]  # ast's columns count UTF-8 bytes
+            if not before.strip():
+                spans.append((first.lineno, first.end_lineno))
+    return spans
+
+
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _sources(name: str) -> list[tuple[str, Path]]:

@@ -40,18 +40,18 @@ def encode(model: VAEModel, data, *, batch_size: int = 256, dtype=np.float64) ->
 def evaluating(model: VAEModel) -> Iterator[None]:
     """Inside the block: ``torch.inference_mode``, and a ``torch.nn.Module`` in eval mode.
 
-    The module's train/eval mode is restored afterwards; a model that is not a module is left alone.
+    The train/eval mode of the module and of each of its submodules is restored afterwards (a model may hold a
+    submodule in eval mode while training, e.g. a frozen part); a model that is not a module is left alone.
     """
-    module = model if isinstance(model, torch.nn.Module) else None
-    was_training = module is not None and module.training
-    if module is not None:
-        module.eval()
+    modes = [(m, m.training) for m in model.modules()] if isinstance(model, torch.nn.Module) else []
+    if modes:
+        model.eval()
     try:
         with torch.inference_mode():
             yield
     finally:
-        if module is not None:
-            module.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def as_images(data) -> torch.Tensor:

@@ -25,10 +25,10 @@ weights (with the same number of threads); CUDA kernels are not bitwise reproduc
 
 Cache and resume. Each run lives in ``<cache>/models/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` >
 ``~/.cache/vaeinfo``), where the key hashes the normalised config, a fingerprint of the training and validation data
-(shape, dtype, BLAKE2b of the bytes), a SHA-256 of the source of the training code (the model and its contract, the
+(shape, dtype, BLAKE2b of the bytes), a SHA-256 of the code of the training modules (the model and its contract, the
 objective, the config, the batch conversion, this loop and the checkpoints,
-:data:`vaeinfo.training.checkpoint.TRAINING_CODE`: an edit to any of them trains anew instead of reusing the old
-code's weights) and a custom model's initial weights.
+:data:`vaeinfo.training.checkpoint.TRAINING_CODE`: an edit of their code trains anew instead of reusing the old
+code's weights; comments and docstrings are left out) and a custom model's initial weights.
 After every epoch ``checkpoint.pt`` is replaced atomically; it holds the model and optimizer ``state_dict``, the
 generators' states, the history and the config, and is read with ``torch.load(..., weights_only=True)``. A finished
 run is reused without training; an interrupted one resumes from its last epoch and ends with exactly the weights of

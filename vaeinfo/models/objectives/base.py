@@ -124,9 +124,10 @@ class Objective:
 
 
 def checked_number(value, key: str, *, positive: bool = False) -> float:
-    """``value`` as a finite float >= 0 (> 0 when ``positive``), else a ValueError naming ``key``."""
+    """``value`` as a finite float >= 0 (> 0 when ``positive``), else a ValueError naming ``key`` (a bool, e.g.
+    ``beta=True``, is not a number here)."""
     try:
-        number = float(value)
+        number = math.nan if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         number = math.nan
     if not (0 < number if positive else 0 <= number) or number == math.inf:
