@@ -158,6 +158,7 @@ def test_editing_the_copied_training_code_changes_its_key(copies, name, module, 
     ('def f():\n    x = 1\n    """not a docstring: not the first statement"""\n',
      'def f():\n    x = 1\n    """not a docstring: not the first statement"""\n'),
     ('"""Unicode \u2265 before the end."""\r\nx = "\u00d7"   \r\n', 'x = "\u00d7"\n'),
+    ('def f():\n    """Doc."""; x = 1  # code after the docstring\n', 'def f():\n    """Doc."""; x = 1\n'),
 ])
 def test_runnable_source_drops_the_documentation_only(source, code):
     assert checkpoint.runnable_source(source) == code

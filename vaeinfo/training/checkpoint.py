@@ -118,7 +118,7 @@ def runnable_source(source: str) -> str:
     """``source`` (Python) without its comments, docstrings, blank lines and trailing spaces; lines end in ``\n``.
 
     A docstring is dropped with its whole lines (the first statement of a module, class or function when it is a
-    string that starts its line); a comment from its ``#`` to the end of the line.
+    string alone on its lines); a comment from its ``#`` to the end of the line.
     """
     lines = source.replace("\r\n", "\n").split("\n")
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -131,13 +131,15 @@ def runnable_source(source: str) -> str:
 
 
 def _docstring_lines(tree: ast.Module, lines: list[str]) -> list[tuple[int, int]]:
-    """(first, last) line numbers, from 1, of the docstrings in ``tree`` that start their line of ``lines``."""
+    """(first, last) line numbers, from 1, of the docstrings in ``tree`` that have their lines of ``lines`` to
+    themselves (nothing before the opening quotes, nothing but a comment after the closing ones)."""
     spans = []
     for node in ast.walk(tree):
         first = node.body[0] if isinstance(node, _DOCUMENTED) and node.body else None
         if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
             before = lines[first.lineno - 1].encode()[:first.col_offset]  # ast's columns count UTF-8 bytes
-            if not before.strip():
+            after = lines[first.end_lineno - 1].encode()[first.end_col_offset:]  # comments already removed
+            if not before.strip() and not after.strip():
                 spans.append((first.lineno, first.end_lineno))
     return spans
 
