@@ -4,7 +4,7 @@ Python examples (their imports, and every call of an imported function binds to 
 A reference is resolved as Sphinx would look for it: an absolute dotted name (``vaeinfo.info.mi.factor_mi``); a
 relative one (``.format.EEGTrials``: from the module's package, or from the module itself); a name the module
 defines or imports (``factor_mi``, ``torch.randperm``); a method or attribute of a class of the module. An
-``:attr:`` may also name an instance attribute: a dataclass field or one assigned as ``self.<name> =``.
+``:attr:`` may also name an instance attribute: a dataclass field or one assigned as ``self.<name> = ...``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 import vaeinfo
 
 REPO = Path(__file__).resolve().parent.parent
-ROLE = re.compile(r":(func|class|data|mod|meth|attr|exc):`~?(\.*[A-Za-z_][A-Za-z0-9_.]*)`")
+ROLE = re.compile(r":(?:py:)?(func|class|data|mod|meth|attr|exc|obj):`~?(\.*[A-Za-z_][A-Za-z0-9_.]*)`")
 README_NAME = re.compile(r"`(vaeinfo(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
 
@@ -48,10 +48,16 @@ def absolute(name: str) -> bool:
 
 
 def _instance_attribute(module: ModuleType, name: str) -> bool:
-    source = inspect.getsource(module)
+    """Whether a class of ``module`` has a dataclass field ``name`` or assigns ``self.<name>`` (also in a tuple)."""
     fields = any(name in getattr(obj, "__dataclass_fields__", {}) for obj in vars(module).values()
                  if inspect.isclass(obj))
-    return fields or re.search(rf"\bself\.{re.escape(name)}\b\s*(:[^=]*)?=", source) is not None
+    targets = (target for node in ast.walk(ast.parse(inspect.getsource(module)))
+               if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+               for target in (node.targets if isinstance(node, ast.Assign) else [node.target]))
+    assigned = {element.attr for target in targets for element in ast.walk(target)
+                if isinstance(element, ast.Attribute) and isinstance(element.value, ast.Name)
+                and element.value.id == "self"}
+    return fields or name in assigned
 
 
 def resolves(module: ModuleType, role: str, target: str) -> bool:
@@ -65,7 +71,7 @@ def resolves(module: ModuleType, role: str, target: str) -> bool:
     parts = target.split(".")
     if parts[0] in vars(module):
         return _chain(vars(module)[parts[0]], parts[1:])
-    if absolute(target):
+    if (len(parts) > 1 or role == "mod") and absolute(target):  # a bare module name is a :mod:, not a :func:
         return True
     classes = [obj for obj in vars(module).values()
                if inspect.isclass(obj) and getattr(obj, "__module__", "") == module.__name__]
@@ -98,6 +104,7 @@ def test_the_reference_check_catches_a_stale_name():
     assert not resolves(deap, "func", ".format.no_such_function")
     assert resolves(widgets, "attr", "image") and not resolves(widgets, "attr", "no_such_attribute")
     assert not resolves(widgets, "meth", "no_such_attribute")  # instance attributes count for :attr: only
+    assert not resolves(widgets, "func", "copy") and resolves(widgets, "mod", "copy")  # a module is not a function
 
 
 def readme() -> str:

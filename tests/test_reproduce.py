@@ -98,6 +98,16 @@ def test_driver_rejects_missing_deap_folder_as_usage_like_the_data_dir(tmp_path,
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 
+def test_a_profile_deap_dir_that_is_not_a_path_is_one_clear_error(tmp_path):
+    """``deap_dir: false`` crashed the driver with a TypeError traceback (Path(False))."""
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "mine.yaml").write_text("deap_dir: false\n")
+    result = driver("--profile", "mine", "--params", str(tmp_path / "params"), "--data-dir", str(tmp_path),
+                    "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "the DEAP folder must be a path, got False" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # ----------------------------------------------------------------------------- running notebooks
 def results(out: Path, name: str) -> dict:
     return json.loads((out / "results" / f"{name}.json").read_text())

@@ -155,6 +155,20 @@ def test_encode_restores_the_mode_of_every_submodule(images):
     assert all(m.training for m in model.modules() if m is not frozen)
 
 
+def test_encode_restores_the_mode_through_the_models_own_train(images):
+    """A train() override (here: freezing the weights in eval mode) is run again when the mode is restored."""
+    class Freezing(Tiny):
+        def train(self, mode: bool = True):
+            super().train(mode)
+            for parameter in self.parameters():
+                parameter.requires_grad_(mode)
+            return self
+
+    model = Freezing().train()
+    encode(model, images[:5])
+    assert model.training and all(parameter.requires_grad for parameter in model.parameters())
+
+
 def test_encode_works_for_a_model_that_is_not_a_torch_module(images):
     mu, logvar = encode(PlainEncoder(), images[:5], dtype=np.float32)
     np.testing.assert_allclose(mu, 2 * images[:5].flatten(1)[:, :2].numpy(), rtol=0, atol=ATOL)

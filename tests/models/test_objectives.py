@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -115,6 +116,8 @@ def test_objective_config_defaults_and_errors():
         obj.normalize_objective_config({"beta": -1})
     with pytest.raises(ValueError, match=r"beta must be a non-negative number, got True"):
         obj.normalize_objective_config({"beta": True})  # was read as 1.0
+    with pytest.raises(ValueError, match=r"gamma must be a non-negative number, got np.True_"):
+        obj.normalize_objective_config({"name": "factor_vae", "gamma": np.True_})
     with pytest.raises(ValueError, match=r"warmup_epochs must be a non-negative number, got 'soon'"):
         obj.normalize_objective_config({"warmup_epochs": "soon"})
     with pytest.raises(ValueError, match=r"expected log_lik \(n,\) and mu, logvar \(n, d\)"):

@@ -104,7 +104,8 @@ def edit_line(path: Path, old: str, new: str) -> None:
 
 @pytest.fixture(scope="module")
 def copies(tmp_path_factory) -> dict[str, dict]:
-    """name -> the answer of KEY_SCRIPT for: an unedited copy, each copy of EDITS, and one with CRLF line endings."""
+    """name -> the answer of KEY_SCRIPT for: an unedited copy, each copy of EDITS, one with CRLF line endings and one
+    with a byte-order mark."""
     base = tmp_path_factory.mktemp("copies")
     roots = {"unedited": copy_package(base / "unedited")}
     for name, module, old, new, _ in EDITS:
@@ -113,6 +114,9 @@ def copies(tmp_path_factory) -> dict[str, dict]:
     roots["crlf"] = copy_package(base / "crlf")
     path = roots["crlf"] / "vaeinfo" / "models" / "objectives" / "elbo.py"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    roots["bom"] = copy_package(base / "bom")  # a byte-order mark, as some Windows editors write
+    path = roots["bom"] / "vaeinfo" / "training" / "train.py"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     return dict(zip(roots, keys_in_subprocess(list(roots.values())), strict=True))
 
 
@@ -159,6 +163,8 @@ def test_editing_the_copied_training_code_changes_its_key(copies, name, module, 
      'def f():\n    x = 1\n    """not a docstring: not the first statement"""\n'),
     ('"""Unicode \u2265 before the end."""\r\nx = "\u00d7"   \r\n', 'x = "\u00d7"\n'),
     ('def f():\n    """Doc."""; x = 1  # code after the docstring\n', 'def f():\n    """Doc."""; x = 1\n'),
+    # blank lines and trailing spaces inside a string literal are its value, not layout
+    ('X = """a  \n\nb"""  \n\n', 'X = """a  \n\nb"""\n'),
 ])
 def test_runnable_source_drops_the_documentation_only(source, code):
     assert checkpoint.runnable_source(source) == code
@@ -166,3 +172,7 @@ def test_runnable_source_drops_the_documentation_only(source, code):
 
 def test_windows_line_endings_give_the_same_key(copies):
     assert copies["crlf"]["key"] == copies["unedited"]["key"]
+
+
+def test_a_byte_order_mark_gives_the_same_key(copies):
+    assert copies["bom"]["key"] == copies["unedited"]["key"]

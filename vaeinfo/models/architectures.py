@@ -51,6 +51,7 @@ import functools
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -391,7 +392,7 @@ def _sigma_entry(config: dict, parameterisation: str) -> dict:
 def _real(value, key: str, meaning: str) -> float:
     """``value`` as a finite float, or a ValueError naming ``key`` and ``meaning`` (a bool is not a number here)."""
     try:
-        number = math.nan if isinstance(value, bool) else float(value)
+        number = math.nan if isinstance(value, (bool, np.bool_)) else float(value)
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):

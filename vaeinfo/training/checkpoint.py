@@ -108,26 +108,32 @@ def _code_digest() -> tuple[str, tuple[str, ...]]:
     root = __name__.split(".")[0]
     digest, names = hashlib.sha256(), tuple(f"{root}.{name}" for name in TRAINING_CODE)
     for name, path in ((n, p) for module in names for n, p in _sources(module)):
-        code = runnable_source(path.read_bytes().decode("utf-8")).encode()
+        code = runnable_source(path.read_bytes().decode("utf-8-sig")).encode()  # an editor's BOM is not code
         digest.update(f"{name}:{len(code)}:".encode())
         digest.update(code)
     return digest.hexdigest(), names
 
 
 def runnable_source(source: str) -> str:
-    """``source`` (Python) without its comments, docstrings, blank lines and trailing spaces; lines end in ``\n``.
+    """``source`` (Python) without its comments, docstrings, blank lines and trailing spaces (a multi-line string
+    literal other than a docstring is kept exactly); lines end in ``\n``.
 
     A docstring is dropped with its whole lines (the first statement of a module, class or function when it is a
     string alone on its lines); a comment from its ``#`` to the end of the line.
     """
     lines = source.replace("\r\n", "\n").split("\n")
+    literal = set()  # rows that end inside a multi-line string: kept exactly, blank or not
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
             row, col = token.start
             lines[row - 1] = lines[row - 1][:col]
+        elif token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            literal.update(range(token.start[0], token.end[0]))
     for first, last in _docstring_lines(ast.parse(source), lines):
         lines[first - 1:last] = [""] * (last - first + 1)
-    return "".join(f"{line.rstrip()}\n" for line in lines if line.strip())
+        literal.difference_update(range(first, last + 1))
+    return "".join(f"{line}\n" if row in literal else f"{line.rstrip()}\n"
+                   for row, line in enumerate(lines, start=1) if row in literal or line.strip())
 
 
 def _docstring_lines(tree: ast.Module, lines: list[str]) -> list[tuple[int, int]]:

@@ -50,8 +50,10 @@ def evaluating(model: VAEModel) -> Iterator[None]:
         with torch.inference_mode():
             yield
     finally:
-        for module, training in modes:
-            module.training = training
+        if modes:
+            model.train(modes[0][1])  # the root's own train(), with whatever an override of it does
+            for module, training in modes[1:]:
+                module.training = training
 
 
 def as_images(data) -> torch.Tensor:

@@ -107,6 +107,9 @@ def deap_source(path: str | os.PathLike | None = None) -> DeapSource:
 def deap_root(path: str | os.PathLike | None = None) -> tuple[Path, str]:
     """The DEAP folder (absolute) and where it came from (``"argument"`` or ``$VAEINFO_DEAP``'s name), unchecked
     for content; a DataError when neither is set or the folder does not exist."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"the DEAP folder must be a path, got {path!r}. Fix: give the folder holding "
+                        f"{PREPROCESSED_DIR}/ and/or {RAW_DIR}/ (deap_dir in a profile), or leave it unset.")
     if path is not None and str(path) != "":
         root, origin = Path(path).expanduser().resolve(), "argument"
     elif os.environ.get(ENV_VAR):
