@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vaeinfo.checks import check_integer, is_integer
+from vaeinfo.checks import as_number, check_integer, is_integer
 
 
 @pytest.mark.parametrize("value", [0, -3, 7, np.int64(5), np.int8(-1), np.uint16(9), 10**30])
@@ -44,3 +44,14 @@ def test_upper_bound_and_none_alternative_in_the_message():
     with pytest.raises(ValueError, match=r"^k must be an integer in \[0, 10\] \(factors kept\) or None \(all 10\), "
                                          r"got 11$"):
         check_integer(11, "k", low=0, high=10, meaning="factors kept", none="all 10")
+
+
+@pytest.mark.parametrize("value, number", [(3, 3.0), (np.float32(0.5), 0.5), ("1e-3", 1e-3), (-2.5, -2.5),
+                                           (float("inf"), float("inf"))])
+def test_as_number_reads_what_float_reads(value, number):
+    assert as_number(value) == number and type(as_number(value)) is float
+
+
+@pytest.mark.parametrize("value", [True, np.False_, None, "soon", [1.0]])
+def test_as_number_gives_nan_for_bools_and_non_numbers(value):
+    assert np.isnan(as_number(value))

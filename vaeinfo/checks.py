@@ -1,4 +1,4 @@
-"""Argument checks shared by every level of the package: whole numbers, and class labels without NaN.
+"""Argument checks shared by every level of the package: whole numbers, real numbers, and class labels without NaN.
 
 Level 0 (imports nothing from vaeinfo). An integer argument is a Python ``int`` or a numpy integer; a bool (an
 ``int`` subclass in Python) and a float, even ``2.0``, are refused, so that ``k=True`` or ``n_bins=2.5`` fails
@@ -6,14 +6,28 @@ where it is passed rather than deep inside numpy or as a silently truncated coun
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
+_BOOLS = (bool, np.bool_)
+
 
 def is_integer(value) -> bool:
     """True for a Python or numpy integer; False for a bool, a float (even 2.0) and anything else."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, numbers.Integral) and not isinstance(value, _BOOLS)
+
+
+def as_number(value) -> float:
+    """``value`` as a float (what ``float()`` accepts, e.g. 3, np.float32(0.5) or a YAML string "1e-3"); NaN for a
+    bool (``beta=True`` is not 1.0) and for anything ``float()`` refuses, so that one range check can refuse all."""
+    if isinstance(value, _BOOLS):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def check_integer(value, name: str, *, low: int, high: int | None = None, meaning: str = "",

@@ -44,7 +44,7 @@ import yaml
 from .checks import is_integer
 from .data import ENV_VAR, DataError, resolve_data_dir
 from .data.deap.format import ENV_VAR as DEAP_ENV_VAR
-from .data.deap.format import deap_root
+from .data.deap.format import deap_configured, deap_root
 from .data.inventory import Inventory, take_inventory
 from .io import CACHE_ENV, SCHEDULER_ADDRESS, atomic_write_text
 from .results import update_readme, update_references
@@ -384,7 +384,7 @@ def _inventory(data_dir: str | None, deap_dir, download: bool) -> Inventory:
         data_dir = REPO / "data"
         data_dir.mkdir(exist_ok=True)
     resolve_data_dir(data_dir)  # a folder that does not exist is a usage error (exit 2), not bad data
-    if (deap_dir is not None and str(deap_dir) != "") or os.environ.get(DEAP_ENV_VAR):
+    if deap_configured(deap_dir):
         deap_root(deap_dir)  # likewise a DEAP folder that does not exist
     try:
         return take_inventory(data_dir, deap_dir, download=download)

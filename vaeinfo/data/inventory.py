@@ -20,7 +20,7 @@ from . import DataRoot, resolve_data_dir
 from .celeba import GET_CELEBA_HINT, check_celeba
 from .deap.folder import available_subjects
 from .deap.format import ENV_VAR as DEAP_ENV_VAR
-from .deap.format import deap_source
+from .deap.format import deap_configured, deap_source
 from .dsprites import GET_DSPRITES_HINT, check_dsprites
 from .mnist import GET_MNIST_HINT, check_mnist, load_mnist
 
@@ -66,6 +66,6 @@ def take_inventory(data_dir: str | os.PathLike | None = None, deap_dir: str | os
         load_mnist("test", root.path, download=True)
     present = {"MNIST": check_mnist(root.path), "CelebA": check_celeba(root.path),
                "dSprites": check_dsprites(root.path)}
-    if (deap_dir is not None and str(deap_dir) != "") or os.environ.get(DEAP_ENV_VAR):
+    if deap_configured(deap_dir):
         present["DEAP"] = bool(available_subjects(deap_source(deap_dir)))
     return Inventory(root, present)

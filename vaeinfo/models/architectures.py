@@ -51,12 +51,11 @@ import functools
 import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import is_integer
+from ..checks import as_number, is_integer
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 SIGMA_PARAMETERISATIONS = ("log_sigma", "sigma")
@@ -391,10 +390,7 @@ def _sigma_entry(config: dict, parameterisation: str) -> dict:
 
 def _real(value, key: str, meaning: str) -> float:
     """``value`` as a finite float, or a ValueError naming ``key`` and ``meaning`` (a bool is not a number here)."""
-    try:
-        number = math.nan if isinstance(value, (bool, np.bool_)) else float(value)
-    except (TypeError, ValueError):
-        number = math.nan
+    number = as_number(value)
     if not math.isfinite(number):
         raise ValueError(f"{key} must be a finite number ({meaning}), got {value!r}")
     return number

@@ -104,6 +104,11 @@ def deap_source(path: str | os.PathLike | None = None) -> DeapSource:
     return source_at(root, origin)
 
 
+def deap_configured(path: str | os.PathLike | None = None) -> bool:
+    """Whether a DEAP folder is configured: ``path`` given (not None, not empty) or ``$VAEINFO_DEAP`` set."""
+    return (path is not None and str(path) != "") or bool(os.environ.get(ENV_VAR))
+
+
 def deap_root(path: str | os.PathLike | None = None) -> tuple[Path, str]:
     """The DEAP folder (absolute) and where it came from (``"argument"`` or ``$VAEINFO_DEAP``'s name), unchecked
     for content; a DataError when neither is set or the folder does not exist."""

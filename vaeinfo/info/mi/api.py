@@ -26,7 +26,8 @@ class MCEstimate:
 
     Attributes
     ----------
-    value : the estimate (nats); shape (d,) for :func:`mc_mi`, a 0-d array for :func:`vaeinfo.info.decomposition.total_correlation`.
+    value : the estimate (nats); shape (d,) for :func:`mc_mi`, a 0-d array for
+        :func:`vaeinfo.info.decomposition.total_correlation`.
     stderr : its standard error (nats), same shape.
     n_samples : number of samples z drawn.
     """

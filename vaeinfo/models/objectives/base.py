@@ -12,8 +12,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
+
+from ...checks import as_number
 
 REQUIRED_TERMS = ("loss", "recon", "kl", "neg_elbo", "kl_per_factor")  # what every objective's terms hold
 
@@ -127,10 +128,7 @@ class Objective:
 def checked_number(value, key: str, *, positive: bool = False) -> float:
     """``value`` as a finite float >= 0 (> 0 when ``positive``), else a ValueError naming ``key`` (a bool, e.g.
     ``beta=True``, is not a number here)."""
-    try:
-        number = math.nan if isinstance(value, (bool, np.bool_)) else float(value)
-    except (TypeError, ValueError):
-        number = math.nan
+    number = as_number(value)
     if not (0 < number if positive else 0 <= number) or number == math.inf:
         raise ValueError(f"{key} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
     return number
