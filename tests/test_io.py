@@ -63,6 +63,23 @@ def test_json_converts_numpy_and_paths(tmp_path):
     assert json.loads(path.read_text()) == {"a": 0.5, "b": [0, 1, 2], "p": str(tmp_path)}
 
 
+def test_json_writes_non_finite_numbers_as_null(tmp_path):
+    """Standard JSON has no NaN or Infinity: a strict parser must read the file, with null in their place."""
+    import torch
+
+    record = {"nan": float("nan"), "inf": [np.inf, -np.inf, 1.5], "f32": np.float32("nan"),
+              "array": np.array([[0.25, np.nan]]), "tensor": torch.tensor([np.inf, 2.0]), "n": np.int64(3),
+              "flag": np.bool_(True), "nested": ({"x": (np.nan, 1)},)}
+    text = atomic_write_json(tmp_path / "r.json", record).read_text()
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    assert json.loads(text, parse_constant=refuse) == {
+        "nan": None, "inf": [None, None, 1.5], "f32": None, "array": [[0.25, None]], "tensor": [None, 2.0], "n": 3,
+        "flag": True, "nested": [{"x": [None, 1]}]}
+
+
 def test_bad_mode_and_unserialisable_object(tmp_path):
     with pytest.raises(ValueError, match="mode must be"):
         with atomic_open(tmp_path / "x", "a"):

@@ -86,6 +86,10 @@ def test_measured_walks_paths_picks_by_a_key_and_reduces():
         measured(numbers, ["variance"])
     with pytest.raises(ValueError, match="unknown reduce"):
         measured(numbers, ["mi_nats"], reduce="mean")
+    # NaN of a run, written as null: not defined, alone or in a reduction; still counted by len
+    undefined = {"mi_nats": [0.1, None], "loss": None}
+    assert measured(undefined, ["loss"]) is None and measured(undefined, ["loss"], reduce="negate") is None
+    assert [measured(undefined, ["mi_nats"], reduce=r) for r in ("max", "min", "sum", "len")] == [None, None, None, 2]
 
 
 def test_the_committed_references_name_results_that_the_notebooks_write():
@@ -115,7 +119,7 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
 
     figures = tmp_path / "figures"
     atomic_write_json(figures / "official" / "results" / "01_mi_pulse.json",
-                      {"results": {"influential": [1, 2, 3, 4, 5], "mi_nats": [3.05, 0.2]}})
+                      {"results": {"influential": [1, 2, 3, 4, 5], "mi_nats": [3.05, 0.2], "ratio": float("nan")}})
     references = [
         {"quantity": "influential factors", "source": "notebook cell 9", "reference": 7, "profile": "official",
          "notebook": "01_mi_pulse", "path": ["influential"], "reduce": "len"},
@@ -128,6 +132,8 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
          "notebook": "01_mi_pulse", "path": ["val_loss"], "reduce": "negate"},
         {"quantity": "MI at factor 7", "source": "cell 9", "reference": 0.1, "profile": "official",
          "notebook": "01_mi_pulse", "path": ["mi_nats"], "at": {"influential": 7}},
+        {"quantity": "ratio", "source": "Table 2", "reference": 1.5, "profile": "official", "notebook": "01_mi_pulse",
+         "path": ["ratio"]},
     ]
     lines = references_table(references, figures).splitlines()
     assert lines[0] == "| quantity | source | reference | here | profile | here − reference | note |"
@@ -140,3 +146,5 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
     assert lines[5] == f"| val loss | cell 16 | 532 | {missing} | {link} | - |  |"
     # a run whose grid lacks the entry a row picks (the profile's grid edited): said the same way
     assert lines[6] == f"| MI at factor 7 | cell 9 | 0.1 | {missing} | {link} | - |  |"
+    # a NaN of the run (null in the file): said, not a crash
+    assert lines[7] == f"| ratio | Table 2 | 1.5 | not defined (NaN in this run's results) | {link} | - |  |"

@@ -157,14 +157,27 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically; return the path."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    """Write ``obj`` as indented, key-sorted, standard JSON to ``path`` atomically; return the path.
+
+    numpy and torch scalars and arrays become numbers and lists, paths strings; NaN and infinities (which standard
+    JSON lacks, and which browsers and ``jq`` refuse) are written as ``null``.
+    """
+    text = json.dumps(_standard(obj), indent=2, sort_keys=True, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
 
 
-def _json_default(obj: Any) -> Any:
-    """Make numpy scalars/arrays and paths JSON-serialisable."""
+def _standard(obj: Any) -> Any:
+    """``obj`` with numpy/torch values as Python numbers and lists, paths as strings, NaN and infinities as None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _standard(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_standard(value) for value in obj]
+    if obj is None or isinstance(obj, (str, int)):
+        return obj
     if hasattr(obj, "tolist"):
-        return obj.tolist()
+        return _standard(obj.tolist())
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serialisable")

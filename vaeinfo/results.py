@@ -147,6 +147,9 @@ def measured(numbers: dict, path: Sequence[str], *, at: dict | None = None, sele
     ``["gaussian_ranking", "influential"]``) keeps the list elements at those indices; ``reduce`` (``"len"``,
     ``"max"``, ``"min"``, ``"sum"``) reduces a list, ``"negate"`` flips a number's sign (a loss printed with the
     other sign convention).
+    None where the value is not defined: a NaN or infinity of the run (written as null, see
+    :func:`vaeinfo.io.atomic_write_json`), alone or among the numbers ``"max"``, ``"min"``, ``"sum"`` or ``"negate"``
+    reduce.
     KeyError / ValueError / IndexError when the results file lacks what the row asks for.
     """
     value = _walk(numbers, path)
@@ -158,6 +161,8 @@ def measured(numbers: dict, path: Sequence[str], *, at: dict | None = None, sele
     if reduce is not None:
         if reduce not in REDUCERS:
             raise ValueError(f"unknown reduce {reduce!r}; choose one of {sorted(REDUCERS)}")
+        if reduce != "len" and (value is None or isinstance(value, list) and None in value):
+            return None
         value = REDUCERS[reduce](value)
     return value
 
@@ -199,8 +204,11 @@ def _reference_row(ref: dict, figures: Path) -> list[str]:
         except (KeyError, ValueError, IndexError):  # written before the notebook recorded it, or another grid
             here, diff = f"not in this run's results (rerun: `--profile {ref['profile']}`)", "-"
         else:
-            here = _number(value, digits)
-            diff = f"{approx}{_number(value - ref['reference'], digits, sign=True)}"
+            if value is None:
+                here, diff = "not defined (NaN in this run's results)", "-"
+            else:
+                here = _number(value, digits)
+                diff = f"{approx}{_number(value - ref['reference'], digits, sign=True)}"
     link = f"[{ref['profile']}]({file.relative_to(figures.parent).as_posix()})" if file.is_file() else ref["profile"]
     return [ref["quantity"], ref["source"], f"{approx}{shown}", here, link, diff, ref.get("note", "")]
 
