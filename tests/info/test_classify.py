@@ -110,6 +110,37 @@ def test_labels_outside_the_classes_and_negative_k_raise(call, message):
         call(probe)
 
 
+def test_accuracy_keeps_exactly_the_factors_named():
+    """Factor 2 carries the class: keeping it gives the full accuracy, dropping it chance, whatever the dropped factors
+    hold (an inf there made every logit NaN); a boolean mask (read as factors 0 and 1), a negative index (wrapped to
+    the last factor) or a repeated one is refused."""
+    x, y = blobs(n=600)
+    probe = train_probe(x, y, epochs=30, seed=0)
+    full = accuracy(probe, x, y)
+    assert full > 0.9
+    assert accuracy(probe, x, y, keep=[2]) == pytest.approx(accuracy(probe, np.where(np.arange(6) == 2, x, 0), y),
+                                                            abs=0)
+    broken = x.copy()
+    broken[:, 4] = np.inf
+    assert accuracy(probe, broken, y, keep=np.array([2])) == accuracy(probe, x, y, keep=np.array([2])) > 0.8
+    assert accuracy(probe, x, y, keep=np.array([], dtype=np.int64)) < 0.5  # all dropped: one class predicted
+    for keep, message in ((np.arange(6) == 2, "got a boolean mask"), ([-1], r"in \[0, 6\), got \[-1\]"),
+                          ([2, 2], r"distinct factor indices in \[0, 6\), got \[2, 2\]"), ([6], r"got \[6\]"),
+                          ([2.5], r"keep must be integer factor indices, got \[2.5\]")):
+        with pytest.raises(ValueError, match=message):
+            accuracy(probe, x, y, keep=keep)
+
+
+def test_topk_classification_refuses_an_order_that_cannot_supply_k_factors():
+    """An order of 1 factor gave rows labelled k = 2, 3 that used 1; a repeat or a negative index went through."""
+    z, y, subject = np.zeros((8, 3)), np.tile([0, 1], 4), np.repeat([0, 1], 4)
+    for order, message in (([1], r"order must rank at least 2 of the 3 factors"),
+                           ([1, 1, 2], r"top 2 of order must be distinct factor indices in \[0, 3\)"),
+                           ([-3, 1, 2], r"top 2 of order must be distinct factor indices in \[0, 3\)")):
+        with pytest.raises(ValueError, match=message):
+            topk_classification(z, y, subject, np.array(order), [0, 2])
+
+
 def test_bool_labels_are_classes_0_and_1():
     x, y = blobs(n=200)
     probe = train_probe(x, y == 1, epochs=0, seed=0)

@@ -47,6 +47,11 @@ def test_percent_to_k_rounds_exact_halves_up():
     assert percent_to_k(58, 25) == 15 and percent_to_k(29, 50) == 15 and percent_to_k(50, 25) == 13
     assert all(percent_to_k(p, d) == (2 * p * d + 100) // 200 for p in range(101) for d in range(301))
     assert percent_to_k(12.5, 4) == 1  # 0.5 -> 1
+    # a decimal percentage is the number written, not its binary neighbour (0.3 is 0.29999... in binary)
+    assert [percent_to_k(p, 500) for p in (0.3, 0.7, 1.1, np.float64(0.3), np.float32(0.7))] == [2, 4, 6, 2, 4]
+    for bad in (True, np.bool_(False), float("nan"), -0.5):
+        with pytest.raises(ValueError, match=r"percent must be a number in \[0, 100\]"):
+            percent_to_k(bad, 128)
     for bad in (-5, 25.0, True):  # 25.0 and True were taken as 25 and 1
         with pytest.raises(ValueError, match=rf"d must be an integer >= 0 \(the number of factors\), got {bad}"):
             percent_to_k(50, bad)
@@ -106,8 +111,13 @@ def test_keep_top_k_zeroes_a_dropped_inf_and_checks_the_order(as_torch):
     zz = torch.from_numpy(z) if as_torch else z
     out = np.asarray(keep_top_k(zz, np.array([0, 1, 2]), 1))
     assert out.tolist() == [[1.0, 0.0, 0.0]]
-    for order in ([2], [0, 0, 1], [0, 3, 1], [-1, 0, 1]):
-        with pytest.raises(ValueError, match=r"order must rank the 3 factors"):
+    for order, message in (([2], r"order must rank at least 2 of the 3 factors to keep its top 2, got 1"),
+                           ([0, 0, 1], r"top 2 of order must be distinct factor indices in \[0, 3\), got \[0, 0\]"),
+                           ([0, 3, 1], r"top 2 of order must be distinct factor indices in \[0, 3\), got \[0, 3\]"),
+                           ([-1, 0, 1], r"must be distinct factor indices in \[0, 3\), got \[-1, 0\]"),
+                           ([0.0, 1.5, 2], r"top 2 of order must be integer factor indices, got \[0.0, 1.5\]"),
+                           ([True, False, True], r"got a boolean mask; pass np.flatnonzero\(mask\) instead")):
+        with pytest.raises(ValueError, match=message):
             keep_top_k(zz, np.array(order), 2)
 
 

@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from ..checks import check_integer
+from .influence import factor_indices, top_factors
 
 PROBE_INITS = ("torch", "glorot")
 
@@ -112,12 +113,13 @@ def glorot_init(model: nn.Module) -> None:
 def accuracy(model: nn.Module, features: np.ndarray, labels: np.ndarray, keep: np.ndarray | None = None) -> float:
     """Fraction of correct predictions with every factor outside ``keep`` set to 0 (all kept when None).
 
-    features : (n, d); labels : (n,) integer class indices in [0, the probe's number of outputs)."""
+    features : (n, d); labels : (n,) integer class indices in [0, the probe's number of outputs); keep : distinct
+    factor indices in [0, d) (:func:`vaeinfo.info.influence.factor_indices`; not a boolean mask)."""
     x, y = _features_and_labels(features, labels)
     if keep is not None:
         mask = torch.zeros(x.shape[1], dtype=torch.bool)
-        mask[torch.as_tensor(np.asarray(keep, dtype=np.int64))] = True
-        x = x * mask
+        mask[torch.as_tensor(factor_indices(keep, x.shape[1], "keep"))] = True
+        x = torch.where(mask, x, torch.zeros((), dtype=x.dtype))  # an inf outside keep is dropped too, not NaN
     with torch.inference_mode():
         logits = model(x)
     _check_classes(y, logits.shape[1])
@@ -152,7 +154,8 @@ def topk_classification(z: np.ndarray, y: np.ndarray, subject: np.ndarray, order
                         n_folds: int | None = None, C: float = 1.0) -> dict[str, list[float]]:
     """Leave-subjects-out scores with only the factors ``order[:k]`` as features, for each k in ``ks``.
 
-    z : (n, d) encoder means; y : (n,) binary labels; order : (d,) factors by decreasing influence.
+    z : (n, d) encoder means; y : (n,) binary labels; order : factors by decreasing influence, its first max(ks)
+    distinct indices in [0, d) (:func:`vaeinfo.info.influence.top_factors`).
     Returns ``{"k": ks (capped at d), "balanced_accuracy": [...], "accuracy": [...]}``, pooled over the folds'
     predictions (balanced accuracy: the mean recall of the two classes; 0.5 is chance for any class balance).
     """
@@ -160,7 +163,7 @@ def topk_classification(z: np.ndarray, y: np.ndarray, subject: np.ndarray, order
     ks = [min(check_integer(k, "every k", low=0, meaning="factors kept"), z.shape[1]) for k in ks]
     scores = {"k": ks, "balanced_accuracy": [], "accuracy": []}
     for k in ks:
-        predicted = leave_subjects_out_predict(z[:, np.asarray(order[:k], dtype=np.int64)], y, subject,
+        predicted = leave_subjects_out_predict(z[:, top_factors(order, k, z.shape[1])], y, subject,
                                                n_folds=n_folds, C=C)
         scores["balanced_accuracy"].append(float(balanced_accuracy_score(y, predicted)))
         scores["accuracy"].append(float(accuracy_score(y, predicted)))

@@ -45,16 +45,18 @@ def percent_to_k(percent: float, d: int, rounding: str = "round") -> int:
     ``rounding`` (one of :data:`K_ROUNDINGS`): ``"round"`` rounds r * d half up (10 % of 128 -> 13, 5 % -> 6,
     1 % -> 1); ``"authors"`` is the authors' notebook, which zeroes the int((1 - r) * d) lowest factors and so
     keeps d - int((1 - r) * d) (10 % -> 13, 5 % -> 7, 1 % -> 2), with r = percent / 100 in floating point.
-    ``"round"`` is exact (rational arithmetic): 58 % of 25 = 14.5 -> 15, where floating point gives 14.4999...
+    ``"round"`` is exact (rational arithmetic on the percentage as written, e.g. 0.3 read as 3/10): 58 % of 25 =
+    14.5 -> 15 and 0.3 % of 500 = 1.5 -> 2, where floating point gives 14.4999... and 1.4999...
     """
-    if not 0 <= percent <= 100:
-        raise ValueError(f"percent must lie in [0, 100], got {percent}")
+    if isinstance(percent, (bool, np.bool_)) or not 0 <= percent <= 100:
+        raise ValueError(f"percent must be a number in [0, 100], got {percent!r}")
     d = check_integer(d, "d", low=0, meaning="the number of factors")
     if rounding not in K_ROUNDINGS:
         raise ValueError(f"unknown k rounding {rounding!r}; choose one of {K_ROUNDINGS}")
     if rounding == "authors":
         return d - int((1 - percent / 100) * d)
-    return math.floor(Fraction(percent) * d / 100 + Fraction(1, 2))
+    exact = Fraction(str(percent)) if isinstance(percent, (float, np.floating)) else Fraction(percent)
+    return math.floor(exact * d / 100 + Fraction(1, 2))
 
 
 def ranking_agreement(order_a: np.ndarray, order_b: np.ndarray, ks) -> list[int]:
@@ -70,15 +72,39 @@ def ranking_agreement(order_a: np.ndarray, order_b: np.ndarray, ks) -> list[int]
     return [len(set(a[:k].tolist()) & set(b[:k].tolist())) for k in ks]
 
 
+def factor_indices(indices, d: int, name: str) -> np.ndarray:
+    """``indices`` as distinct factor indices (m,) int64, each in [0, d); ValueError naming ``name`` otherwise.
+
+    Refused: a boolean mask (it would read as the indices 0 and 1; pass ``np.flatnonzero(mask)``), a fraction such
+    as 1.5, a negative index (it would wrap to a factor from the end), an index >= d, a repeated index.
+    """
+    values = np.asarray(indices).reshape(-1)
+    if values.dtype == bool:
+        raise ValueError(f"{name} must be factor indices, got a boolean mask; pass np.flatnonzero(mask) instead")
+    if values.size and (not np.issubdtype(values.dtype, np.number) or not np.array_equal(values, np.round(values))):
+        raise ValueError(f"{name} must be integer factor indices, got {values[:8].tolist()}")
+    kept = values.astype(np.int64)
+    if (kept < 0).any() or (kept >= d).any() or len(np.unique(kept)) < len(kept):
+        raise ValueError(f"{name} must be distinct factor indices in [0, {d}), got {kept[:8].tolist()}"
+                         f"{' ...' if len(kept) > 8 else ''}")
+    return kept
+
+
+def top_factors(order, k: int, d: int) -> np.ndarray:
+    """The first k entries of ``order`` (factor indices by decreasing influence) as (k,) int64, checked by
+    :func:`factor_indices`; ValueError when ``order`` ranks fewer than k factors or k is not in [0, d]."""
+    k = check_integer(k, "k", low=0, high=d, meaning="factors kept")
+    ranked = np.asarray(order).reshape(-1)
+    if len(ranked) < k:
+        raise ValueError(f"order must rank at least {k} of the {d} factors to keep its top {k}, got {len(ranked)}")
+    return factor_indices(ranked[:k], d, f"the top {k} of order")
+
+
 def keep_top_k(z: torch.Tensor | np.ndarray, order: np.ndarray, k: int):
     """Copy of ``z`` (n, d) with every factor except ``order[:k]`` set to the prior mean 0 (whatever its value,
     inf or NaN included). order : factor indices by decreasing influence, its first k distinct and in [0, d)."""
     d = z.shape[-1]
-    k = check_integer(k, "k", low=0, high=d, meaning="factors kept")
-    kept = np.asarray(order, dtype=np.int64).reshape(-1)[:k]
-    if len(kept) < k or len(np.unique(kept)) < k or (kept < 0).any() or (kept >= d).any():
-        raise ValueError(f"order must rank the {d} factors (distinct indices in [0, {d})) to keep its top {k}, got "
-                         f"{np.asarray(order).reshape(-1)[:k].tolist()}")
+    kept = top_factors(order, k, d)
     mask = np.zeros(d, dtype=bool)
     mask[kept] = True
     if isinstance(z, torch.Tensor):
