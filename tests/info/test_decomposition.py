@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import norm
 
 from vaeinfo.data.mnist import load_digits
-from vaeinfo.info.decomposition import elbo_decomposition, kl_decomposition
+from vaeinfo.info.decomposition import elbo_decomposition, kl_decomposition, total_correlation
 from vaeinfo.training.encode import encode
 from vaeinfo.training.train import evaluate, train
 
@@ -131,8 +131,11 @@ def test_bad_inputs_raise_clear_errors():
         elbo_decomposition(np.zeros((10, 2)), logvar, method="gaussian")
     with pytest.raises(ValueError, match=r"mu and logvar shapes differ"):
         elbo_decomposition(np.zeros((10, 2)), np.zeros((10, 3)))
-    with pytest.raises(ValueError, match=r"n_samples must be >= 2"):
-        elbo_decomposition(np.zeros((10, 2)), logvar, n_samples=1)
+    for bad in (1, 1e3, True):  # 1e3 was a TypeError from numpy deep inside, True was 1
+        with pytest.raises(ValueError, match=rf"n_samples must be an integer >= 2 \(samples of z\), got {bad}"):
+            elbo_decomposition(np.zeros((10, 2)), logvar, n_samples=bad)
+        with pytest.raises(ValueError, match=r"n_samples must be an integer >= 2"):
+            total_correlation(np.zeros((10, 2)), logvar, n_samples=bad)
     with pytest.raises(TypeError, match=r"unknown option\(s\) \['samples'\]"):
         elbo_decomposition(np.zeros((10, 2)), logvar, samples=5)
     assert kl_decomposition(np.zeros((10, 2)), logvar).mi.shape == (2,)

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from ...checks import check_integer
+
 LOG_2PIE = math.log(2.0 * math.pi * math.e)
 
 
@@ -16,9 +18,9 @@ def conditional_entropy(logvar: np.ndarray) -> np.ndarray:
 
 
 def sample_mixture(mu, logvar, n_samples, rng) -> np.ndarray:
-    """(S, d) draws from q(z): row i stratified (each row S // N times, the rest without replacement)."""
-    if n_samples < 2:
-        raise ValueError(f"n_samples must be >= 2, got {n_samples}")
+    """(S, d) draws from q(z): row i stratified (each row S // N times, the rest without replacement).
+    ValueError unless S = ``n_samples`` is an integer >= 2 (not a float such as 1e3, not a bool)."""
+    check_integer(n_samples, "n_samples", low=2, meaning="samples of z")
     n = mu.shape[0]
     rows = np.concatenate([np.tile(np.arange(n), n_samples // n), rng.choice(n, n_samples % n, replace=False)])
     return mu[rows] + np.exp(0.5 * logvar[rows]) * rng.standard_normal((n_samples, mu.shape[1]))
