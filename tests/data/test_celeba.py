@@ -199,9 +199,19 @@ def test_missing_celeba_folder(tmp_path):
 @pytest.mark.parametrize("name", ["img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"])
 def test_missing_part(fake, name):
     path = fake / "celeba" / name
-    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    is_dir = path.is_dir()
+    shutil.rmtree(path) if is_dir else path.unlink()
     with pytest.raises(DataError, match=rf"CelebA is incomplete in .*missing \['{name}'\].*Fix"):
         load_celeba("train", fake)
+    path.mkdir() if not is_dir else path.write_bytes(b"PK")  # the wrong kind: a folder for a file and vice versa
+    with pytest.raises(DataError, match=rf"missing \['{name}'\] \(img_align_celeba is the folder of JPEGs"):
+        load_celeba("train", fake)
+
+
+def test_a_celeba_path_that_is_a_file(tmp_path):
+    (tmp_path / "celeba").write_bytes(b"")
+    with pytest.raises(DataError, match=r"CelebA not found: .*celeba is a file, not a folder"):
+        load_celeba("train", tmp_path)
 
 
 def test_attribute_header_count_disagrees_with_rows(fake):

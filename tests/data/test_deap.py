@@ -241,6 +241,9 @@ def test_deap_source_resolution(tmp_path, monkeypatch, raw_set):
     assert (real.origin, real.synthetic, real.n_trials, real.n_samples) == ("argument", False, 40, 8064)
     with pytest.raises(DataError, match="does not exist"):
         deap_format.deap_source(tmp_path / "typo")
+    (tmp_path / "deap.zip").write_bytes(b"PK")
+    with pytest.raises(DataError, match=r"deap.zip \(from argument\) is a file, not a folder\. Fix"):
+        deap_format.deap_source(tmp_path / "deap.zip")
     with pytest.raises(DataError, match="holds neither"):
         deap_format.deap_source(tmp_path / deap_format.PREPROCESSED_DIR)
 

@@ -53,6 +53,12 @@ def test_missing_data_dir_is_one_clear_error(tmp_path, monkeypatch, via_env):
     assert ("(from $VAEINFO_DATA)" if via_env else "(from the data_dir argument)") in str(err.value)
 
 
+def test_a_data_dir_that_is_a_file_says_so(tmp_path):
+    (tmp_path / "data.zip").write_bytes(b"PK")
+    with pytest.raises(DataError, match=r"data.zip \(from the data_dir argument\) is a file, not a folder\. Fix"):
+        load_mnist("train", tmp_path / "data.zip", allow_fallback=True)
+
+
 # ----------------------------------------------------------------------------- real MNIST
 @pytest.fixture(scope="module")
 def mnist(mnist_root):
@@ -176,6 +182,24 @@ def test_incomplete_mnist_never_falls_back(mnist_copy):
     (mnist_copy / "MNIST/raw/t10k-images-idx3-ubyte").unlink()
     with pytest.raises(DataError, match=r"incomplete.*t10k-images-idx3-ubyte"):
         load_mnist("train", mnist_copy, allow_fallback=True)
+
+
+def test_compressed_or_misplaced_mnist_is_named_never_a_silent_fallback(tmp_path):
+    """LeCun's .gz downloads, or the files put directly in the data folder, counted as 'no MNIST': a run with
+    allow_fallback trained on the 8x8 digits without saying why."""
+    raw = tmp_path / "gz" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in data.MNIST_FILES:
+        (raw / f"{name}.gz").write_bytes(b"\x1f\x8b")
+    with pytest.raises(DataError, match=r"still compressed: \['t10k-images-idx3-ubyte.gz', .*gunzip -k"):
+        load_mnist("train", tmp_path / "gz", allow_fallback=True)
+    with pytest.raises(DataError, match=r"still compressed"):  # the inventory stops the run before any notebook
+        data.check_mnist(tmp_path / "gz")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "t10k-labels-idx1-ubyte").write_bytes(b"")
+    with pytest.raises(DataError, match=r"directly in .*flat, which is read as the data folder.*MNIST/raw/"):
+        load_mnist("test", flat, allow_fallback=True)
 
 
 def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):

@@ -107,10 +107,15 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> DataRoot:
         return DataRoot(Path("data").resolve(), "default")
     if not root.path.is_dir():
         raise DataError(
-            f"data directory {root.describe()} does not exist. Fix: point it at the folder that holds "
+            f"data directory {root.describe()} {absent(root.path)}. Fix: point it at the folder that holds "
             f"MNIST/raw/ (and celeba/ ...), e.g. `export {ENV_VAR}=/path/to/data` or `--data-dir /path/to/data`."
         )
     return root
+
+
+def absent(folder: Path) -> str:
+    """Why ``folder`` is not a folder, for an error message: "is a file, not a folder" or "does not exist"."""
+    return "is a file, not a folder" if folder.exists() else "does not exist"
 
 
 def check_split(split: str) -> None:

@@ -67,6 +67,7 @@ from . import (
     DataRoot,
     DataSource,
     ImageData,
+    absent,
     check_split,
     resolve_data_dir,
 )
@@ -417,11 +418,13 @@ def _celeba_folder(root: DataRoot) -> Path:
     """``<root>/celeba`` after checking that it holds the image folder and both annotation files."""
     folder = root.path / CELEBA_DIR
     if not folder.is_dir():
-        raise DataError(f"CelebA not found: {folder} does not exist (data folder {root.describe()}). "
+        raise DataError(f"CelebA not found: {folder} {absent(folder)} (data folder {root.describe()}). "
                         f"Fix: {GET_CELEBA_HINT}.")
-    missing = [name for name in (IMAGE_DIR, ATTR_FILE, PARTITION_FILE) if not (folder / name).exists()]
+    kinds = {IMAGE_DIR: Path.is_dir, ATTR_FILE: Path.is_file, PARTITION_FILE: Path.is_file}
+    missing = [name for name, is_kind in kinds.items() if not is_kind(folder / name)]
     if missing:
-        raise DataError(f"CelebA is incomplete in {folder}: missing {missing}. Fix: {GET_CELEBA_HINT}.")
+        raise DataError(f"CelebA is incomplete in {folder}: missing {missing} ({IMAGE_DIR} is the folder of JPEGs, "
+                        f"the others text files). Fix: {GET_CELEBA_HINT}.")
     return folder
 
 

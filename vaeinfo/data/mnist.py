@@ -93,7 +93,8 @@ def check_mnist(data_dir: str | os.PathLike | None = None) -> bool:
     Raises
     ------
     DataError
-        Some of the files are missing, or one is truncated or corrupt (the message names it and the fix).
+        Some of the files are missing, still gzip-compressed (LeCun's downloads), directly in the data folder rather
+        than in ``MNIST/raw/``, or one is truncated or corrupt (the message names it and the fix).
     """
     return _check_mnist(resolve_data_dir(data_dir))
 
@@ -102,9 +103,19 @@ def _check_mnist(root: DataRoot) -> bool:
     """:func:`check_mnist` of a resolved data folder."""
     raw = root.path / "MNIST" / "raw"
     present = [name for name in MNIST_FILES if (raw / name).is_file()]
-    if not present:
-        return False
     missing = sorted(set(MNIST_FILES) - set(present))
+    compressed = [name for name in missing if (raw / f"{name}.gz").is_file()]
+    if compressed:
+        raise DataError(f"MNIST in {raw} is still compressed: {[f'{name}.gz' for name in compressed]} (vaeinfo reads "
+                        f"the IDX files themselves). Fix: decompress them, e.g. `gunzip -k {raw}/*-ubyte.gz`.")
+    if not present:
+        misplaced = [name for name in MNIST_FILES
+                     if (root.path / name).is_file() or (root.path / f"{name}.gz").is_file()]
+        if misplaced:
+            raise DataError(f"MNIST's files are directly in {root.path}, which is read as the data folder. Fix: "
+                            f"point the data folder at the one above MNIST/raw/, or move the files into "
+                            f"{root.path}/MNIST/raw/.")
+        return False
     if missing:
         raise DataError(f"MNIST is incomplete in {raw}: missing {missing}. Fix: {GET_MNIST_HINT}.")
     for name, (magic, shape) in MNIST_FILES.items():

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ...io import display_path
-from .. import DataError
+from .. import DataError, absent
 
 ENV_VAR = "VAEINFO_DEAP"
 PREPROCESSED_DIR = "data_preprocessed_python"
@@ -127,7 +127,7 @@ def deap_root(path: str | os.PathLike | None = None) -> tuple[Path, str]:
             f"pass that folder."
         )
     if not root.is_dir():
-        raise DataError(f"DEAP folder {root} (from {origin}) does not exist. Fix: point {ENV_VAR} or the argument "
+        raise DataError(f"DEAP folder {root} (from {origin}) {absent(root)}. Fix: point {ENV_VAR} or the argument "
                         f"at the folder holding {PREPROCESSED_DIR}/ and/or {RAW_DIR}/.")
     return root, origin
 
