@@ -312,6 +312,10 @@ def test_factor_vae_score_known_answers():
     assert (bad.eval_accuracy, bad.n_active) == (0.0, 0)
     twice = dis.factor_vae_score(lambda f: np.hstack([identity(f)] * 2), SIZES, 0, n_variance=1000, **SMALL)
     assert twice.eval_accuracy == 1.0 and twice.n_active == 20
+    # prune_std=0 keeps every varying code but never a constant one, whose 0/0 ratio took every vote (score 1/K)
+    dead = dis.factor_vae_score(lambda f: np.hstack([identity(f), np.zeros((len(f), 1))]), SIZES, 0, prune_std=0.0,
+                                n_variance=1000, **SMALL)
+    assert (dead.eval_accuracy, dead.n_active) == (1.0, 10) and dead.votes[:, 10].sum() == 0
     for bad in (float("nan"), -1.0):  # NaN pruned every code: a score of 0 without a word
         with pytest.raises(ValueError, match=r"prune_std must be a finite standard deviation >= 0"):
             dis.factor_vae_score(identity, SIZES, 0, prune_std=bad, n_variance=1000, **SMALL)
@@ -373,6 +377,8 @@ C = identity(F)
     (lambda: dis.dci(C, F, C, F[:, :2]), r"the test points must have the training points' columns"),
     (lambda: dis.dci(C, F.astype(float) / 3, C, F), r"integer class indices"),
     (lambda: dis.beta_vae_score(identity, [10, 1]), r"at least 2 values"),
+    (lambda: dis.beta_vae_score(identity, [10]), r"which of K >= 2 factors was fixed; factor_sizes \[10\] has 1"),
+    (lambda: dis.dci(C, F[:, :1], C, F[:, :1]), r"over K >= 2 factors; factors has 1 column"),
     (lambda: dis.beta_vae_score(identity, [[10, 10]]), r"1-D sequence of integers"),
     (lambda: dis.beta_vae_score(lambda f: f[:, :1].T, [10, 10]), r"one code row per factor row"),
     (lambda: dis.factor_vae_score(lambda f: np.where(f > 5, np.nan, f), [10, 10]), r"represent's codes has NaN"),

@@ -15,8 +15,10 @@ decoder                    mirrored: d-1200-1200-4096, ReLU (theirs: d-1200-1200
 optimiser, batch, epochs   Adam 1e-3, batches of 2,048, 50 epochs                         theirs
 β annealing                linear from 0 over 7,000 iterations, for both objectives       theirs
                            (their ``--beta-anneal``), as epochs of ceil(N / B) steps
-β-TCVAE estimator of q(z)  minibatch-stratified sampling with the correct weights         theirs,
-                           (:mod:`vaeinfo.models.objectives.tcvae`)                       fixed
+β-TCVAE estimator of q(z)  minibatch-stratified sampling with the correct weights         ours
+                           (:mod:`vaeinfo.models.objectives.tcvae`); theirs runs
+                           minibatch-weighted sampling unless given ``--mss`` (then with
+                           the weights' bug), ``estimator="mws"`` here
 β-VAE KL term              analytic (theirs: the single-sample estimate)                  ours
 weights                    Glorot-uniform, zero biases (theirs: torch's defaults)         ours
 β grid, seeds              profile (``paper``: 1, 2, 4, 6, 8, 10; seeds 0-2)              ours

@@ -25,10 +25,14 @@ optimiser, batch           Adam 1e-3, batches of 100                            
 epochs                     profile (``paper``: 30)                               ours
 fingerprint images         validation images, drawn without replacement          ours
 member seeds               ``seed``, ``seed + 1``, ..., ``seed + M - 1``           ours
-fusion                     200 evaluation images, 1-D, SGD lr 3, 20,000 steps    theirs
+fusion                     200 evaluation images, SGD lr 3, 20,000 steps         theirs
                            (``paper``); Adam 0.05, 300 steps (``quick``: their   ours
                            SGD needs ~1,000 steps to leave its start,
                            :func:`vaeinfo.info.fingerprints.fuse`)
+fused space                1-D (``dim=1``; both of their fusion notebooks fuse   ours
+                           into 2-D: ``fusion_space_dimensionality = 2``,
+                           ``re_emb_dim = 2``; ``fuse_hotspots(dim=2)`` is
+                           theirs, not yet re-run here)
 =========================  ====================================================  ========
 
 On dSprites (:func:`train_dsprites_ensemble`) the members are notebook 09's β-VAEs (an MLP on the 64x64 images,

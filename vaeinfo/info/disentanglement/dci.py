@@ -54,7 +54,8 @@ def dci(codes: Any, factors: Any, codes_test: Any, factors_test: Any, *, n_estim
     Parameters
     ----------
     codes, codes_test : (n, L) and (m, L) representations (e.g. posterior means), L >= 2.
-    factors, factors_test : (n, K) and (m, K) integer ground-truth classes; each training factor takes >= 2 values.
+    factors, factors_test : (n, K >= 2) and (m, K) integer ground-truth classes; each training factor takes >= 2
+        values.
         disentanglement_lib uses n = 10,000 and m = 5,000 independent samples.
     n_estimators : boosting stages per classifier (100, sklearn's default and disentanglement_lib's; fewer only to
         save time, e.g. in tests).
@@ -65,6 +66,9 @@ def dci(codes: Any, factors: Any, codes_test: Any, factors_test: Any, *, n_estim
     :class:`DCI`. Time: K classifiers of ``n_estimators`` x (classes of the factor) depth-3 trees on n points.
     """
     codes, factors, codes_test, factors_test = check_train_test(codes, factors, codes_test, factors_test)
+    if factors.shape[1] < 2:
+        raise ValueError(f"DCI's disentanglement spreads each code's importance over K >= 2 factors; factors has "
+                         f"{factors.shape[1]} column(s)")
     importance = np.zeros((codes.shape[1], factors.shape[1]))
     train_accuracy, test_accuracy = [], []
     for k in range(factors.shape[1]):

@@ -72,7 +72,7 @@ def beta_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.rando
     Parameters
     ----------
     represent : (n, K) int64 factor classes -> (n, L) codes.
-    factor_sizes : (K,) values per factor, each >= 2.
+    factor_sizes : (K,) values per factor, each >= 2; K >= 2.
     seed : int or numpy Generator.
     rows_per_call : most factor rows passed to ``represent`` at once (whole points at a time, at least one).
     progress : a progress bar on stderr.
@@ -83,6 +83,9 @@ def beta_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.rando
     """
     _check_counts(batch_size, n_train, n_eval, rows_per_call, least_batch=1)
     sizes, rng = check_factor_sizes(factor_sizes), np.random.default_rng(seed)
+    if len(sizes) < 2:
+        raise ValueError(f"the BetaVAE score predicts which of K >= 2 factors was fixed; factor_sizes "
+                         f"{sizes.tolist()} has {len(sizes)}")
     x_train, y_train = _beta_vae_points(represent, sizes, rng, batch_size, n_train, rows_per_call, progress)
     x_eval, y_eval = _beta_vae_points(represent, sizes, rng, batch_size, n_eval, rows_per_call, progress)
     model = LogisticRegression(max_iter=LOGISTIC_MAX_ITER).fit(x_train, y_train)
@@ -96,7 +99,7 @@ def factor_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.ran
     """The FactorVAE score of a representation.
 
     Global variances Var(z_j) (ddof 1) from ``n_variance`` random factor settings; codes with std < ``prune_std``
-    are pruned. Each point: a factor k uniform in [0, K), a batch of ``batch_size`` settings all sharing the first
+    are pruned, and constant ones even at ``prune_std=0``. Each point: a factor k uniform in [0, K), a batch of ``batch_size`` settings all sharing the first
     one's value of k, and the vote (k, argmin over the active codes of Var_batch(z_j) / Var(z_j)). The classifier
     maps each code to the factor that won most of its training votes; accuracy = votes it gets right / all votes.
 
@@ -118,7 +121,7 @@ def factor_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.ran
                          f"{prune_std}")
     sizes, rng = check_factor_sizes(factor_sizes), np.random.default_rng(seed)
     variance = represented(represent, uniform_factors(rng, sizes, n_variance)).var(axis=0, ddof=1)
-    active = np.sqrt(variance) >= prune_std
+    active = (np.sqrt(variance) >= prune_std) & (variance > 0)  # a constant code's ratio would be 0 / 0
     if not active.any():
         return FactorVAEScore(0.0, 0.0, 0, np.zeros((len(sizes), len(variance)), dtype=np.int64))
     train = _factor_vae_votes(represent, sizes, rng, batch_size, n_train, variance, active, rows_per_call, progress)
