@@ -99,9 +99,10 @@ def factor_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.ran
     """The FactorVAE score of a representation.
 
     Global variances Var(z_j) (ddof 1) from ``n_variance`` random factor settings; codes with std < ``prune_std``
-    are pruned, and constant ones even at ``prune_std=0``. Each point: a factor k uniform in [0, K), a batch of ``batch_size`` settings all sharing the first
-    one's value of k, and the vote (k, argmin over the active codes of Var_batch(z_j) / Var(z_j)). The classifier
-    maps each code to the factor that won most of its training votes; accuracy = votes it gets right / all votes.
+    are pruned, and constant ones even at ``prune_std=0``. Each point: a factor k uniform in [0, K), a batch of
+    ``batch_size`` settings all sharing the first one's value of k, and the vote (k, argmin over the active codes of
+    Var_batch(z_j) / Var(z_j)). The classifier maps each code to the factor that won most of its training votes;
+    accuracy = votes it gets right / all votes.
 
     Parameters
     ----------
