@@ -181,4 +181,4 @@ args=(--profile "$profile")
 [ -z "$scheduler" ] || args+=(--scheduler "$scheduler")
 [ -z "$workers" ] || args+=(--workers "$workers")
 cd "$caller"
-exec "$venv/bin/python" -m vaeinfo.reproduce "${args[@]}"
+exec "$venv/bin/python" -P -m vaeinfo.reproduce "${args[@]}"  # -P: never a vaeinfo/ of the caller's folder

@@ -98,14 +98,36 @@ def test_driver_rejects_missing_deap_folder_as_usage_like_the_data_dir(tmp_path,
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 
-def test_a_profile_deap_dir_that_is_not_a_path_is_one_clear_error(tmp_path):
-    """``deap_dir: false`` crashed the driver with a TypeError traceback (Path(False))."""
+@pytest.mark.parametrize("line, message", [
+    ("deap_dir: false", "params/mine.yaml: deap_dir is False (a bool), where the notebooks take str"),
+    ("cache_dir: 5", "params/mine.yaml: cache_dir is 5 (a int), where the notebooks take str"),
+    ("cache_dir: [a]", "params/mine.yaml: cache_dir is ['a'] (a list), where the notebooks take str"),
+    ("on: 1", "params/mine.yaml: key True is not a name (a bool: YAML reads unquoted yes/no/on/off as booleans)"),
+    ("5: 1", "params/mine.yaml: key 5 is not a name (a int"),
+    ('n_train: "2000"', "params/mine.yaml: n_train is '2000' (a str), where the notebooks take int; fix the value"),
+    ("beta: 4", "no notebook numbered 99"),  # an int where the notebooks' default is a float: accepted
+    ("seed: 1.5", "params/mine.yaml: seed is 1.5 (a float), where the notebooks take int"),
+    ("interactive_demo: 1", None),  # an unknown key is check_keys' error, named before any type
+])
+def test_a_profile_value_of_the_wrong_type_is_one_clear_error_before_any_notebook(tmp_path, line, message):
+    """Path(False) or Path(5) was a TypeError traceback; a non-string key one in difflib; n_train: "2000" failed
+    each of the six notebooks that read it, one after the other."""
     (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "mine.yaml").write_text("deap_dir: false\n")
+    (tmp_path / "params" / "mine.yaml").write_text(line + "\n")
     result = driver("--profile", "mine", "--params", str(tmp_path / "params"), "--data-dir", str(tmp_path),
-                    "--out", str(tmp_path / "out"))
-    assert result.returncode == 2 and "the DEAP folder must be a path, got False" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
+                    "--out", str(tmp_path / "out"), "--only", "99")  # a profile that passes runs nothing either
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert (message or "unknown key 'interactive_demo'") in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_parameter_declared_unset_has_a_kind():
+    """A notebook parameter whose default is None needs its kind in KINDS_OF_UNSET, or its values go unchecked."""
+    from vaeinfo.reproduce import KINDS_OF_UNSET, declared_parameters, select_notebooks
+
+    unset = {key for nb in select_notebooks(REPO / "notebooks") for key, value in declared_parameters(nb).items()
+             if value is None}
+    assert unset and unset <= set(KINDS_OF_UNSET), sorted(unset - set(KINDS_OF_UNSET))
 
 
 # ----------------------------------------------------------------------------- running notebooks
@@ -442,3 +464,15 @@ def test_the_script_reads_a_relative_deap_folder_from_where_it_was_run(tmp_path)
                             env={**os.environ, "VAEINFO_DEAP": "deap"})
     assert result.returncode == 1, result.stderr[-2000:]
     assert f"DEAP folder {tmp_path / 'deap'} holds neither" in result.stderr, result.stderr[-2000:]
+
+
+def test_the_script_never_runs_a_vaeinfo_package_of_the_folder_it_was_run_from(tmp_path):
+    """``python -m`` puts the working folder first on sys.path: a vaeinfo/ there (another clone, run from inside it)
+    was imported instead of this repository's and drove its own notebooks."""
+    (tmp_path / "vaeinfo").mkdir()
+    (tmp_path / "vaeinfo" / "__init__.py").write_text("")
+    (tmp_path / "vaeinfo" / "reproduce.py").write_text("print('SHADOWED')\n")
+    result = subprocess.run(["bash", str(SCRIPT), "--only", "99"], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=600, stdin=subprocess.DEVNULL)
+    assert "SHADOWED" not in result.stdout and result.returncode == 2, result.stdout + result.stderr[-2000:]
+    assert f"no notebook numbered 99 in {REPO / 'notebooks'}" in result.stderr, result.stderr[-2000:]

@@ -60,6 +60,11 @@ DRIVER_OWNED = {  # notebook parameters a profile may not set: the driver sets t
     "out_dir": "give --out DIR",
     "interactive": "a headless run never shows live widgets; open notebook 07 in Jupyter for them",
 }
+KINDS_OF_UNSET = {  # the kind of value of the notebook parameters whose default is None ("not set")
+    **dict.fromkeys(("data_dir", "cache_dir", "deap_dir", "scheduler"), "str"),
+    **dict.fromkeys(("n_train", "n_validation", "n_test", "celeba_n_train", "celeba_n_validation", "deap_folds",
+                     "workers", "ensemble_min_samples"), "int"),
+}
 PATH_PARAMETERS = ("deap_dir", "cache_dir")  # a profile's relative paths: relative to where the driver was started
 PATH_ENV = (DEAP_ENV_VAR, CACHE_ENV)  # the same for these variables (the kernels run in notebooks/)
 
@@ -92,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         declared = {nb.stem: declared_parameters(nb) for nb in all_notebooks}
         profile_file = Path(args.params) / f"{args.profile}.yaml"
         check_keys(params, declared, profile_file)
+        check_types(params, declared, profile_file)
         if args.scheduler is not None or args.workers is not None:
             params.update(cluster_parameters(args.scheduler, args.workers))
         else:  # the profile's values, checked now rather than in a notebook hours into the run
@@ -188,6 +194,9 @@ def check_keys(params: dict, declared: dict[str, dict], path: Path) -> None:
     first key that the driver sets itself (:data:`DRIVER_OWNED`), and what to do instead."""
     known = set(INJECTED).union(*declared.values()) if declared else set(INJECTED)
     for key in params:
+        if not isinstance(key, str):  # YAML 1.1 reads an unquoted on/off/yes/no as a bool, 5 as an int
+            raise ValueError(f"{path.parent.name}/{path.name}: key {key!r} is not a name (a {type(key).__name__}: "
+                             f"YAML reads unquoted yes/no/on/off as booleans); quote it or rename it")
         if key in DRIVER_OWNED:
             raise ValueError(f"{path.parent.name}/{path.name}: {key} cannot be set in a profile: "
                              f"{DRIVER_OWNED[key]}")
@@ -196,6 +205,28 @@ def check_keys(params: dict, declared: dict[str, dict], path: Path) -> None:
             hint = f"did you mean {close[0]!r}?" if close else "no declared key is close to it."
             raise ValueError(f"{path.parent.name}/{path.name}: unknown key {key!r}: no notebook's parameters cell "
                              f"declares it; {hint} (fix the key, or declare it in the notebook that uses it)")
+
+
+def check_types(params: dict, declared: dict[str, dict], path: Path) -> None:
+    """ValueError naming the first value of ``params`` whose kind none of the notebooks' defaults of its key has:
+    a profile's ``n_train: "2000"`` failed every notebook that reads it, hours apart, instead of once before the
+    first. A default of None takes its kind from :data:`KINDS_OF_UNSET`; None is accepted for every key ("not
+    set"); an int is accepted where a float is; a bool is never a number."""
+    for key, value in params.items():
+        defaults = [values[key] for values in declared.values() if key in values]
+        kinds = {KINDS_OF_UNSET.get(key) if default is None else _kind(default) for default in defaults} - {None}
+        if value is None or not kinds or _kind(value) in kinds or (_kind(value) == "int" and "float" in kinds):
+            continue
+        raise ValueError(f"{path.parent.name}/{path.name}: {key} is {value!r} (a {_kind(value)}), where the notebooks "
+                         f"take {' or '.join(sorted(kinds))}; fix the value (e.g. unquote a number)")
+
+
+def _kind(value: object) -> str:
+    """The kind of a parameter value, as :func:`check_types` compares them: bool, int, float, str, list or dict."""
+    for kind in (bool, int, float, str, list, tuple, dict):
+        if isinstance(value, kind):
+            return "list" if kind is tuple else kind.__name__
+    return type(value).__name__
 
 
 def cluster_parameters(scheduler: str | None, workers: int | None, *, source: str | None = None) -> dict:
