@@ -263,6 +263,11 @@ def test_an_empty_preprocessed_folder_does_not_hide_the_recordings(tmp_path, raw
     shutil.copytree(raw_set.root / deap_format.RAW_DIR, tmp_path / deap_format.RAW_DIR)
     (tmp_path / deap_format.PREPROCESSED_DIR).mkdir()  # e.g. an unzip not yet done
     source = deap_format.deap_source(tmp_path)
+    # recordings without their ratings file: refused with the subjects (the inventory), not at notebook 06's load
+    with pytest.raises(DataError, match=r"participant_ratings.csv is missing: raw recordings need it.*Fix: unzip"):
+        deap_folder.available_subjects(source)
+    (tmp_path / deap_format.RATINGS_CSV).parent.mkdir()
+    shutil.copy(raw_set.root / deap_format.RATINGS_CSV, tmp_path / deap_format.RATINGS_CSV)
     assert deap_folder.available_subjects(source) == [1, 23]
     (tmp_path / deap_format.PREPROCESSED_DIR / "s01.dat").write_bytes(b"")  # any preprocessed file: that folder wins
     assert deap_folder.available_subjects(source) == [1]
@@ -371,6 +376,17 @@ def test_cached_synthetic_ignores_a_staging_folder_left_by_a_killed_process(tmp_
     shutil.rmtree(first.root)
     again = deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path)
     assert again.root == first.root and [t.subject for t in deap_release.load_preprocessed(again.root)] == [1]
+
+
+def test_cached_synthetic_is_rewritten_when_the_generator_changes(tmp_path, monkeypatch):
+    """The key hashed the arguments and the package version only: an edit of the generator (its planted signal, its
+    noise) read the old set. Its code's hash is in the key now."""
+    first = deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path)
+    assert deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path).root == first.root  # the same code: kept
+    assert len(deap_synthetic.generator_code()) == 64  # a SHA-256 of the modules' bytes
+    monkeypatch.setattr(deap_synthetic, "generator_code", lambda: "an edited generator")
+    edited = deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path)
+    assert edited.root != first.root and [t.subject for t in deap_release.load_preprocessed(edited.root)] == [1]
 
 
 def test_synthetic_pickle_is_a_python2_protocol2_pickle(raw_set):
@@ -626,6 +642,17 @@ def test_band_power_is_welchs_estimate():
     alpha = (freqs >= 8) & (freqs < 13)
     expected = np.log(psd[:, alpha].sum(axis=1) * (freqs[1] - freqs[0]))
     np.testing.assert_allclose(deap_features.band_log_power(x, FS)[:, 1], expected, rtol=1e-12)
+
+
+def test_welch_segments_that_do_not_fit_are_refused():
+    """A 1-s segment in 0.5-s windows was scipy's 'noverlap=64 must be less than nperseg=64'; a 4-s segment on the
+    3-s baseline a warning, and the baseline estimated with shorter segments than the windows."""
+    trials = _trials(lambda name, t: _bin_centred_sines(t))
+    for options, length in (({"window_s": 0.5, "step_s": 0.5}, "0.5 s"), ({"segment_s": 4.0, "window_s": 4.0}, "3 s")):
+        with pytest.raises(ValueError, match=rf"segment_s = .* must fit the signal, {length}, .*choose segment_s <="):
+            deap_features.extract_features(trials, **options)
+    with pytest.raises(ValueError, match=r"\(1 samples\) must fit the signal"):
+        deap_features.band_log_power(np.zeros(256), FS, segment_s=0.005)
 
 
 def _trials(signal_of_channel) -> EEGTrials:

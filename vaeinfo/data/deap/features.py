@@ -50,7 +50,7 @@ def band_log_power(x: np.ndarray, sfreq: float, bands: dict[str, tuple[float, fl
 
     Parameters
     ----------
-    x : (..., n_samples) in uV, at least ``segment_s`` long.
+    x : (..., n_samples) in uV, at least ``segment_s`` long (ValueError otherwise).
     sfreq : sampling rate, Hz.
     bands : name -> (lo, hi) Hz.
 
@@ -59,6 +59,10 @@ def band_log_power(x: np.ndarray, sfreq: float, bands: dict[str, tuple[float, fl
     (..., n_bands) natural log of band power in uV^2.
     """
     nperseg = round(segment_s * sfreq)
+    if not 2 <= nperseg <= x.shape[-1]:  # scipy would shorten the segment with a warning, or fail on the overlap
+        raise ValueError(f"Welch segments of segment_s = {segment_s} s ({nperseg} samples) must fit the signal, "
+                         f"{x.shape[-1] / sfreq:g} s, and hold 2 samples: choose segment_s <= the window and the "
+                         f"baseline")
     freqs, psd = scipy.signal.welch(x, fs=sfreq, nperseg=nperseg, noverlap=nperseg // 2, axis=-1)
     df = freqs[1] - freqs[0]
     power = [psd[..., (freqs >= lo) & (freqs < hi)].sum(axis=-1) * df for lo, hi in bands.values()]

@@ -19,11 +19,13 @@ from .release import load_preprocessed
 
 def available_subjects(source: DeapSource) -> list[int]:
     """Subject numbers with a file in the folder: ``data_preprocessed_python/`` when it holds any, else
-    ``data_original/`` (DataError when there is none)."""
+    ``data_original/`` (DataError when there is none, or when raw recordings come without their ratings file)."""
     folder, suffix = _folder_of(source)
     subjects = sorted(subject_of(file) for file in folder.glob(f"s[0-9][0-9].{suffix}"))
     if not subjects:
         raise DataError(f"no s01.{suffix} .. s32.{suffix} files in {folder}. Fix: {source.fix()}.")
+    if suffix == "bdf":
+        _ratings(source)  # checked with the inventory, not at the first subject a notebook loads
     return subjects
 
 
@@ -35,11 +37,16 @@ def load_subject(source: DeapSource, subject: int) -> EEGTrials:
     file = folder / f"s{int(subject):02d}.{suffix}"
     if suffix == "dat":
         return load_preprocessed(file)[0]
+    return load_raw(file, _ratings(source))
+
+
+def _ratings(source: DeapSource) -> Path:
+    """``metadata_csv/participant_ratings.csv`` of the folder, which raw recordings need (DataError when missing)."""
     ratings = source.root / RATINGS_CSV
     if not ratings.is_file():
         raise DataError(f"{ratings} is missing: raw recordings need it for the ratings and the video order. Fix: "
                         f"unzip DEAP's metadata_csv.zip into {source.root}.")
-    return load_raw(file, ratings)
+    return ratings
 
 
 def _folder_of(source: DeapSource) -> tuple[Path, str]:

@@ -38,6 +38,9 @@ from ...io import (
     progress_bar,
     resolve_cache_dir,
 )
+from . import bdf as bdf_module
+from . import format as format_module
+from . import raw as raw_module
 from .bdf import (
     BDFChannel,
     BDFHeader,
@@ -179,7 +182,8 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
     """A synthetic DEAP folder for these :func:`make_synthetic` arguments, written once and then reused.
 
     It lives in ``<cache>/deap-synthetic/<key>/`` (cache folder: argument > ``$VAEINFO_CACHE`` >
-    ``~/.cache/vaeinfo``), the key hashing the arguments and ``vaeinfo.__version__``. It is written into a
+    ``~/.cache/vaeinfo``), the key hashing the arguments, ``vaeinfo.__version__`` and the generator's code
+    (:func:`generator_code`: an edit of it writes a new set instead of reading the old one). It is written into a
     temporary sibling folder (a new one per call) and renamed when complete; an interrupted write removes it, so
     nothing half-written is left (only a killed process can leave a ``<key>.tmp-*`` folder, which is never read).
 
@@ -191,7 +195,7 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
     _check_synthetic_args(tuple(range(1, n_subjects + 1)), n_trials, seed, formats, video_s)
     settings = {"subjects": list(range(1, n_subjects + 1)), "n_trials": int(n_trials), "video_s": float(video_s),
                 "seed": int(seed), "formats": sorted(formats)}
-    text = json.dumps({**settings, "vaeinfo": __version__}, sort_keys=True)
+    text = json.dumps({**settings, "vaeinfo": __version__, "code": generator_code()}, sort_keys=True)
     root = resolve_cache_dir(cache_dir) / SYNTHETIC_CACHE / hashlib.sha256(text.encode()).hexdigest()[:16]
     if not _written_with(root, settings):
         root.parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +211,16 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
         except OSError:  # another process finished the same folder first: keep theirs
             shutil.rmtree(staging)
     return source_at(root.resolve(), SYNTHETIC_ORIGIN)
+
+
+@lru_cache(maxsize=1)
+def generator_code() -> str:
+    """SHA-256 (hex) of the source files that decide a synthetic set's bytes: this module and the DEAP format,
+    BDF and raw-recording modules it writes with."""
+    digest = hashlib.sha256()
+    for module in (__file__, bdf_module.__file__, format_module.__file__, raw_module.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
 
 
 def _written_with(root: Path, settings: dict) -> bool:
