@@ -269,6 +269,9 @@ def test_an_empty_preprocessed_folder_does_not_hide_the_recordings(tmp_path, raw
     (tmp_path / deap_format.RATINGS_CSV).parent.mkdir()
     shutil.copy(raw_set.root / deap_format.RATINGS_CSV, tmp_path / deap_format.RATINGS_CSV)
     assert deap_folder.available_subjects(source) == [1, 23]
+    for bad in (1.7, 0, 33, True):  # 1.7 loaded subject 1
+        with pytest.raises(ValueError, match=r"subject must be an integer in \[1, 32\] \(DEAP's participants\)"):
+            deap_folder.load_subject(source, bad)
     (tmp_path / deap_format.PREPROCESSED_DIR / "s01.dat").write_bytes(b"")  # any preprocessed file: that folder wins
     assert deap_folder.available_subjects(source) == [1]
 

@@ -223,6 +223,7 @@ def test_rendering_is_deterministic_across_chunks_and_order():
     ({"seed": None}, r"seed must be an integer >= 0 \(of the subsample\), got None"),  # other images on every call
     ({"seed": True}, r"got True"), ({"seed": 1.5}, r"got 1.5"),
     ({"cache": "yes"}, r"cache must be True, False or None"),  # "yes" built the whole 377 MB cache
+    ({"uint8": "false"}, r"uint8 must be True or False, got 'false'"),  # a config's string gave uint8 pixels
 ])
 def test_load_dsprites_refuses_a_bad_seed_or_cache(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -247,6 +248,9 @@ def test_sample_factors_is_seeded_uniform_and_in_range():
     a, b = D.sample_factors(30000, 7), D.sample_factors(30000, np.random.default_rng(7))
     assert a.dtype == np.int64 and a.shape == (30000, 5) and np.array_equal(a, b)
     assert not np.array_equal(a, D.sample_factors(30000, 8))
+    for draw in (lambda: D.sample_factors(2, None), lambda: D.sample_factor_pairs(2, 0, None)):
+        with pytest.raises(ValueError, match=r"rng must be a seed or a numpy Generator, got None"):
+            draw()  # fresh entropy on every call, unlike everything else here
     for k, size in enumerate(D.FACTOR_SIZES):
         counts = np.bincount(a[:, k], minlength=size)
         assert len(counts) == size  # never out of range

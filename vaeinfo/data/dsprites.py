@@ -166,7 +166,7 @@ def sample_factors(num: int, rng, *, fixed: dict | None = None) -> np.ndarray:
     row gets, e.g. ``{"scale": 5}``; the FactorVAE score fixes one factor at a random class this way.
     """
     num = check_integer(num, "num", low=0, meaning="factor settings drawn")
-    rng = np.random.default_rng(rng)
+    rng = _generator(rng)
     factors = np.stack([rng.integers(size, size=num) for size in FACTOR_SIZES], axis=1).astype(np.int64)
     for factor, value in (fixed or {}).items():
         k = factor_index(factor)
@@ -177,11 +177,19 @@ def sample_factors(num: int, rng, *, fixed: dict | None = None) -> np.ndarray:
     return factors
 
 
+def _generator(rng) -> np.random.Generator:
+    """``numpy.random.default_rng(rng)`` of a seed or a Generator; ValueError for None (other draws on every call)."""
+    if rng is None:
+        raise ValueError("rng must be a seed or a numpy Generator, got None (it would draw other factors on every "
+                         "call)")
+    return np.random.default_rng(rng)
+
+
 def sample_factor_pairs(num: int, factor: int | str, rng) -> tuple[np.ndarray, np.ndarray]:
     """Two batches of ``num`` random factor settings that agree, row by row, on ``factor`` and are drawn
     independently otherwise (the BetaVAE score's pairs): int64 (num, 5) each."""
     k = factor_index(factor)
-    rng = np.random.default_rng(rng)
+    rng = _generator(rng)
     first, second = sample_factors(num, rng), sample_factors(num, rng)
     second[:, k] = first[:, k]
     return first, second
@@ -421,6 +429,8 @@ def load_dsprites(n: int | None = None, data_dir: str | os.PathLike | None = Non
     check_integer(seed, "seed", low=0, meaning="of the subsample")  # None would draw other images on every call
     if cache not in (None, True, False):
         raise ValueError(f"cache must be True, False or None (only for the whole grid), got {cache!r}")
+    if not isinstance(uint8, (bool, np.bool_)):  # "false" (a string from a config) was true
+        raise ValueError(f"uint8 must be True or False, got {uint8!r}")
     if cache is None:
         cache = n is None or _procedural_cache_path(resolve_cache_dir(cache_dir)).is_file()
     data = open_dsprites(data_dir, source=source, cache=cache, cache_dir=cache_dir, progress=progress)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...checks import check_integer
 from .. import DataError
 from .format import (
+    N_SUBJECTS,
     PREPROCESSED_DIR,
     RATINGS_CSV,
     RAW_DIR,
@@ -33,8 +35,9 @@ def load_subject(source: DeapSource, subject: int) -> EEGTrials:
     """One subject's labelled trials: the preprocessed release when the folder has it (the normal case), else
     the raw recording through :func:`load_raw` with ``metadata_csv/participant_ratings.csv`` for the labels and
     the video order (DataError when that file is missing)."""
+    subject = check_integer(subject, "subject", low=1, high=N_SUBJECTS, meaning="DEAP's participants")
     folder, suffix = _folder_of(source)
-    file = folder / f"s{int(subject):02d}.{suffix}"
+    file = folder / f"s{subject:02d}.{suffix}"
     if suffix == "dat":
         return load_preprocessed(file)[0]
     return load_raw(file, _ratings(source))
