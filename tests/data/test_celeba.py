@@ -131,6 +131,17 @@ def fake(celeba_root, tmp_path) -> Path:
     return tmp_path / "data"
 
 
+def test_a_cache_folder_that_cannot_be_written_is_named_before_any_decoding(fake, tmp_path, monkeypatch):
+    """The images were all decoded (minutes on the full release) before the write of the cache failed."""
+    def never(*args, **kwargs):
+        raise AssertionError("decoded before the cache folder was checked")
+
+    monkeypatch.setattr(celeba, "decode_images", never)
+    (tmp_path / "a-file").write_bytes(b"")
+    with pytest.raises(DataError, match=r"cannot write the CelebA cache .*a-file/.*Fix: pass cache_dir= or set"):
+        load_celeba("train", fake, cache_dir=tmp_path / "a-file", progress=False)
+
+
 def _write_attr(folder: Path, header: str, rows: list[str], count: int | None = None) -> None:
     count = len(rows) if count is None else count
     (folder / "list_attr_celeba.txt").write_text(f"{count}\n{header}\n" + "\n".join(rows) + "\n")

@@ -41,6 +41,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
@@ -316,6 +317,7 @@ def celeba_pixels(
     cached = _read_cache(path, (len(index.files), 3, size, size))
     if cached is not None:
         return cached
+    _check_writable(path)  # before minutes of decoding, not after
     paths = [str(index.folder / IMAGE_DIR / name) for name in index.files]
     pixels = decode_images(paths, size, progress=progress, workers=workers)
     _write_cache(path, pixels)
@@ -550,14 +552,29 @@ def _read_cache(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
     return pixels if pixels.shape == tuple(shape) and pixels.dtype == np.uint8 else None
 
 
+def _check_writable(path: Path) -> None:
+    """DataError (:func:`_cannot_write`) unless a file can be created in the folder of the cache file ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
+def _cannot_write(path: Path, exc: OSError) -> DataError:
+    """The error for a CelebA cache that cannot be written, naming the fix."""
+    return DataError(f"cannot write the CelebA cache {path} ({exc}). "
+                     f"Fix: pass cache_dir= or set ${CACHE_ENV} to a writable folder.")
+
+
 def _write_cache(path: Path, pixels: np.ndarray) -> None:
     """Save atomically, then delete the caches of the same folder and size with another fingerprint."""
     try:
         with atomic_open(path, "wb") as fh:
             np.save(fh, pixels)
     except OSError as exc:
-        raise DataError(f"cannot write the CelebA cache {path} ({exc}). "
-                        f"Fix: pass cache_dir= or set ${CACHE_ENV} to a writable folder.") from None
+        raise _cannot_write(path, exc) from None
     prefix = path.name[: path.name.rindex("-") + 1]
     for stale in path.parent.glob(f"{prefix}*.npy"):
         if stale != path:
