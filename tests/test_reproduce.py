@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -476,3 +478,44 @@ def test_the_script_never_runs_a_vaeinfo_package_of_the_folder_it_was_run_from(t
                             timeout=600, stdin=subprocess.DEVNULL)
     assert "SHADOWED" not in result.stdout and result.returncode == 2, result.stdout + result.stderr[-2000:]
     assert f"no notebook numbered 99 in {REPO / 'notebooks'}" in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_keeps_the_earlier_executed_copy(tmp_path, signum):
+    """papermill wrote the executed copy in place from the first cell: Ctrl-C or SIGTERM left a partial copy, with
+    this machine's absolute paths, over the committed one, and a traceback."""
+    folder, out, started = tmp_path / "nbs", tmp_path / "out", tmp_path / "started"
+    notebook(folder, "01_a", f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)")
+    earlier = out / "executed" / "01_a.ipynb"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("the earlier run's copy")
+    process = subprocess.Popen([sys.executable, "-m", "vaeinfo.reproduce", *tiny_profile(tmp_path), "--notebooks",
+                                str(folder), "--data-dir", str(tmp_path), "--out", str(out)], cwd=REPO, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    for _ in range(600):  # the kernel reached the sleeping cell
+        if started.exists() or process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout[-2000:] + stderr[-2000:]
+    # no traceback of the driver (the dying kernel may log one of its own: its sockets close under it)
+    assert "reproduce: interrupted" in stderr and "KeyboardInterrupt" not in stderr, stderr[-2000:]
+    assert "vaeinfo/reproduce.py" not in stderr and "papermill" not in stderr, stderr[-2000:]
+    assert earlier.read_text() == "the earlier run's copy"
+    assert sorted(p.name for p in earlier.parent.iterdir()) == ["01_a.ipynb", "01_a.log"]
+
+
+def test_a_data_file_that_cannot_be_read_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    """A PermissionError (or another OSError) while the inventory read the data folder was a traceback."""
+    from vaeinfo import reproduce
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"))
+
+    monkeypatch.setattr(reproduce, "take_inventory", unreadable)
+    status = reproduce.main([*tiny_profile(tmp_path), "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1 and "reproduce: error: cannot read the data: [Errno 13] Permission denied: " in err, err
+    assert "t10k-labels-idx1-ubyte'. Fix: make it readable to this user" in err and "no notebook was run" in err
+    assert not (tmp_path / "out").exists()

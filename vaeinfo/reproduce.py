@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -126,8 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.scheduler or args.workers:
         where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else f"{args.workers} local worker(s)"
         print(f"reproduce: notebooks that train many models run them on {where}", flush=True)
-    outcomes = [skipped(nb, reason) if reason else run_notebook(nb, _subset(params, declared[nb.stem]), out)
-                for nb, reason in plan]
+    try:
+        with _sigterm_interrupts():
+            outcomes = [skipped(nb, reason) if reason else run_notebook(nb, _subset(params, declared[nb.stem]), out)
+                        for nb, reason in plan]
+    except KeyboardInterrupt:
+        print("\nreproduce: interrupted; the notebooks that finished before keep their outputs, the one running "
+              "keeps its earlier executed copy and figures, without its results files", file=sys.stderr, flush=True)
+        return 130
     print(format_summary(outcomes), flush=True)
     results_table, references_table = readme_tables(args.profile, Path(args.params), out)
     if results_table:
@@ -308,20 +315,27 @@ def skipped(notebook: Path, reason: str) -> Outcome:
 
 
 def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
-    """Execute one notebook with papermill; stream its log to stdout and to ``<out>/executed/<name>.log``."""
+    """Execute one notebook with papermill; stream its log to stdout and to ``<out>/executed/<name>.log``.
+
+    papermill writes the executed copy as it goes into a hidden ``.<name>.partial.ipynb`` beside it, which replaces
+    ``<name>.ipynb`` once made portable (:func:`portable_notebook`), whether the notebook succeeded or failed; an
+    interrupt (Ctrl-C, or SIGTERM, which :func:`main` turns into one) deletes the partial copy and leaves the earlier
+    one as it was.
+    """
     import papermill as pm
 
     executed = out / "executed" / notebook.name
+    partial = executed.with_name(f".{notebook.stem}.partial.ipynb")
     log_path = executed.with_suffix(".log")
     results = out / "results" / f"{notebook.stem}.json"
     executed.parent.mkdir(parents=True, exist_ok=True)
     _forget_results(results)  # never report an earlier run's numbers
     print(f"\n=== {notebook.name} ({params.get('profile')}) ===", flush=True)
     start = time.perf_counter()
-    with _log_to(log_path):
+    with _log_to(log_path), _removed_on_interrupt(partial):
         try:
             pm.execute_notebook(
-                str(notebook), str(executed), parameters=params, kernel_name="python3",
+                str(notebook), str(partial), parameters=params, kernel_name="python3",
                 cwd=str(notebook.parent), log_output=True, progress_bar=False,
                 store_widget_state=False,  # headless (interactive=False): no widget is shown, its state is dead weight
             )
@@ -331,12 +345,37 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
             print(f"reproduce: {notebook.name} FAILED: {error}\n  executed copy: {executed}\n  log: {log_path}",
                   file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
-    if executed.is_file():
-        portable_notebook(executed, notebook)
+    if partial.is_file():
+        portable_notebook(partial, notebook, executed)
+        os.replace(partial, executed)
     if error is not None:
         _forget_results(results)
         return Outcome(notebook.stem, "FAILED", seconds, error)
     return Outcome(notebook.stem, "ok", seconds, _summary(results))
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Inside the block SIGTERM (``timeout``, ``kill``, a batch system's end of job) raises KeyboardInterrupt like
+    Ctrl-C, so that the running notebook's partial copy is cleaned up; the former handler is restored after."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    former = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, former)
+
+
+@contextmanager
+def _removed_on_interrupt(path: Path) -> Iterator[None]:
+    """Delete ``path`` when the block is interrupted (KeyboardInterrupt, SystemExit), then let the interrupt go on."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit):
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _forget_results(results: Path) -> None:
@@ -352,15 +391,16 @@ def first_line(exc: Exception) -> str:
     return text.strip().splitlines()[0]
 
 
-def portable_notebook(executed: Path, source: Path) -> None:
+def portable_notebook(executed: Path, source: Path, final: Path | None = None) -> None:
     """Rewrite the executed copy without this machine's or this run's traces: papermill's input/output paths
-    relative to the repository, no start/end times, durations or kernel message timestamps, and a fixed id for the
-    injected-parameters cell (papermill draws a random one)."""
+    relative to the repository (the output path ``final``'s, when the copy will be moved there), no start/end
+    times, durations or kernel message timestamps, and a fixed id for the injected-parameters cell (papermill
+    draws a random one)."""
     nb = nbformat.read(executed, as_version=4)
     meta = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration"):
         meta.pop(key, None)
-    meta.update(input_path=_repo_relative(source), output_path=_repo_relative(executed))
+    meta.update(input_path=_repo_relative(source), output_path=_repo_relative(final or executed))
     for cell in nb.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"  # papermill draws a random id on every run
@@ -421,6 +461,9 @@ def _inventory(data_dir: str | None, deap_dir, download: bool) -> Inventory:
         return take_inventory(data_dir, deap_dir, download=download)
     except DataError as exc:
         raise BadData(f"{exc}\nreproduce: no notebook was run.") from None
+    except OSError as exc:  # a file or folder this user may not read (or not a folder where one is needed)
+        raise BadData(f"cannot read the data: {exc}. Fix: make it readable to this user, or point the data folder "
+                      f"elsewhere.\nreproduce: no notebook was run.") from None
 
 
 @contextmanager
