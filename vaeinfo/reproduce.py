@@ -19,7 +19,8 @@ error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with its path
 timings removed, its log to ``<out>/executed/NN_name.log``; the source is never overwritten. A notebook's results
 files (json and its md/csv tables) are deleted before it runs, so a failed notebook's row shows its error, never an
 earlier run's numbers. Exit status: 0 when no notebook failed (skipped ones included), 1 when a notebook failed or
-the data is bad, 2 on bad usage.
+the data is bad, 2 on bad usage (a profile's value of another kind than the notebooks' default included:
+:func:`check_types`), 130 when interrupted (Ctrl-C or SIGTERM; :func:`run_notebook` says what is kept).
 """
 
 from __future__ import annotations
