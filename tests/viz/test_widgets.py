@@ -230,6 +230,8 @@ def test_bad_images_or_mi_are_refused(model, images, mi, bad, message):
 @pytest.mark.parametrize("kwargs, message", [
     ({"n_factors": 0}, "n_factors"), ({"n_factors": 1.5}, "n_factors"), ({"debounce": -1}, "debounce"),
     ({"debounce": float("nan")}, "debounce"), ({"value_range": (3, -3)}, "value_range"), ({"scale": 0}, "scale"),
+    ({"step": 0}, r"step must be a number in \(0, 6\]"), ({"step": -0.1}, "step"), ({"step": float("nan")}, "step"),
+    ({"step": 7.0}, "step"), ({"step": True}, "step"),  # 0, -0.1 and NaN became the sliders' step
 ])
 def test_bad_traversal_options_are_refused(model, images, mi, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -275,7 +277,7 @@ def test_save_grids_writes_the_pngs_and_returns_the_numbers_behind_them(model, i
     from vaeinfo.viz.widgets import save_grids
 
     trav, topk = traversal(model, images, mi, debounce=0), topk_generation(model, images[:3], mi, debounce=0)
-    values, ks = np.array([-1.0, 0.0, 2.0]), [10_000, 2, 0]
+    values, ks = np.array([-1.0, 0.0, 2.0]), [10_000, 5_000, 2, 0]  # both above d: one row "k = d", not two
     sliders = [s.value for s in trav.sliders]
     numbers = save_grids((trav, topk), mi, tmp_path / "out", "07_test", values=values, ks=ks, repeats=2)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
@@ -285,7 +287,7 @@ def test_save_grids_writes_the_pngs_and_returns_the_numbers_behind_them(model, i
     assert numbers["factors"].tolist() == trav.factors.tolist()
     np.testing.assert_array_equal(numbers["factor_mi_nats"], mi[trav.factors])
     np.testing.assert_array_equal(numbers["values"], values)
-    assert numbers["k"] == [model.latent_dim, 2, 0]  # capped at d
+    assert numbers["k"] == [model.latent_dim, 2, 0]  # capped at d, the repeat dropped
     assert set(numbers["render_ms"]) == {"traversal", "topk"} and min(numbers["render_ms"].values()) > 0
     assert [s.value for s in trav.sliders] == sliders and topk.k.value == model.latent_dim  # sliders restored
 

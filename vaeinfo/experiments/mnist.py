@@ -9,12 +9,11 @@ On MNIST the β-VAE trains with the profile's settings. On the offline fallback 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from ..checks import check_integer
 from ..data import ImageData
 from ..data.mnist import load_mnist
+from ..info.influence import clip_ks  # noqa: F401 (notebooks 02, 03 and 07 import it from here)
 from .vae import Experiment, trained_experiment, vae_config
 
 
@@ -108,11 +107,3 @@ def mnist_experiment(*, data_dir=None, download: bool = False, allow_fallback: b
     experiment = trained_experiment(data, validation, config, cache_dir)
     return MnistExperiment(**vars(experiment), settings=settings)
 
-
-def clip_ks(ks: Iterable[int], latent_dim: int) -> list[int]:
-    """Numbers of factors kept, each capped at ``latent_dim``, repeats dropped, in the given order.
-
-    E.g. ``clip_ks([128, 24, 12, 8], 16) == [16, 12, 8]``: a profile's ks for a smaller latent space. Each k must
-    be an integer >= 0 (ValueError otherwise).
-    """
-    return list(dict.fromkeys(min(check_integer(k, "ks", low=0, meaning="factors kept"), latent_dim) for k in ks))

@@ -9,6 +9,7 @@ of 0.6 around the encoder mean of a validation image.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from fractions import Fraction
 
 import numpy as np
@@ -37,6 +38,15 @@ def influential_factors(mi: np.ndarray, threshold: float = PAPER_THRESHOLD) -> n
     """Indices of the factors with I(X; Z_h) >= ``threshold`` nats, ordered by decreasing MI."""
     order = rank_factors(mi)
     return order[np.asarray(mi, dtype=np.float64)[order] >= threshold]
+
+
+def clip_ks(ks: Iterable[int], latent_dim: int) -> list[int]:
+    """Numbers of factors kept, each capped at ``latent_dim``, repeats dropped, in the given order.
+
+    E.g. ``clip_ks([128, 24, 12, 8], 16) == [16, 12, 8]``: a profile's ks for a smaller latent space. Each k must
+    be an integer >= 0 (ValueError otherwise).
+    """
+    return list(dict.fromkeys(min(check_integer(k, "ks", low=0, meaning="factors kept"), latent_dim) for k in ks))
 
 
 def percent_to_k(percent: float, d: int, rounding: str = "round") -> int:

@@ -43,6 +43,7 @@ from PIL import Image as PILImage
 from ..checks import check_integer
 from ..info.influence import (
     PAPER_THRESHOLD,
+    clip_ks,
     influential_factors,
     keep_top_k,
     rank_factors,
@@ -136,6 +137,7 @@ class TraversalView(LiveView):
         x = _check_images(base_images, model, "base_images")
         mi = _check_mi(mi, model.latent_dim)
         lo, hi = _check_range(value_range)
+        step = _check_step(step, lo, hi)
         self.base_images = x.numpy()
         self.mu = torch.as_tensor(encode(model, x, dtype=np.float32)[0])
         self.factors = _slider_factors(mi, threshold, n_factors)
@@ -384,6 +386,13 @@ def _check_range(value_range) -> tuple[float, float]:
     return lo, hi
 
 
+def _check_step(step, lo: float, hi: float) -> float:
+    """The slider step as a float in (0, hi - lo]; ValueError otherwise (0, a negative step or NaN was accepted)."""
+    if isinstance(step, bool) or not (isinstance(step, (int, float)) and 0 < step <= hi - lo):
+        raise ValueError(f"step must be a number in (0, {hi - lo:g}] (the slider's range), got {step!r}")
+    return float(step)
+
+
 def _check_debounce(debounce: float) -> float:
     if not (isinstance(debounce, (int, float)) and math.isfinite(debounce) and debounce >= 0):
         raise ValueError(f"debounce must be a finite number of seconds >= 0, got {debounce!r}")
@@ -417,7 +426,7 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
 
     Writes ``<out_dir>/<name>_traversal.png/.pdf`` (:func:`traversal_frames` at ``values``, one row per slider,
     labelled with its factor and I(X; Z_h)) and ``<out_dir>/<name>_topk.png/.pdf`` (the originals above
-    :func:`topk_frames` at ``ks``, each k capped at the k slider's maximum d).
+    :func:`topk_frames` at ``ks``, each k capped at the k slider's maximum d, repeats dropped: :func:`clip_ks`).
 
     Parameters
     ----------
@@ -434,7 +443,7 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
     capped ks), and ``render_ms``: {"traversal": ms, "topk": ms}, each view's median update time.
     """
     trav, topk = views
-    ks_here = [min(check_integer(k, "ks", low=0, meaning="factors kept"), topk.k.max) for k in ks]
+    ks_here = clip_ks(ks, topk.k.max)
     frames = traversal_frames(trav, values)
     save_figure(labelled_grid(frames.clip(0, 1), [f"z{h}  {mi[h]:.2f}" for h in trav.factors],
                               [f"{v:+.1f}" for v in values], cell_inches), Path(out_dir) / f"{name}_traversal")
