@@ -10,9 +10,13 @@ import pytest
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 from matplotlib.colors import to_hex
 
 from vaeinfo.viz import plots
+from vaeinfo.viz.channels import bound_versus_exact
+from vaeinfo.viz.disentanglement import mi_pulses
+from vaeinfo.viz.mi_regularised import split_pulse
 
 
 def test_save_figure_writes_png_and_pdf(tmp_path):
@@ -99,3 +103,37 @@ def test_emotion_figures_label_their_axes():
     assert len(fig.axes) == 4 and "r = +1.00" in fig.axes[0].get_title() and "r = -1.00" in fig.axes[2].get_title()
     assert fig.axes[0].get_ylabel() == "valence rating"
     matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize("draw, message", [
+    (lambda: plots.variance_vs_mi(np.ones(3), np.ones(4)),
+     r"variance, mi must be \(d,\) arrays, one value per factor, of one d; got \{'variance': \(3,\), 'mi': \(4,\)\}"),
+    (lambda: plots.stacked_bars({"a": [1, 2]}, ["x", "y", "z"], "nats"),
+     r"every part needs one value per label \(3\), got lengths \{'a': 2\}"),
+    (lambda: plots.label_mi_bars({"valence": np.ones(3)}, {"arousal": 0.1}),
+     r"a threshold for each; none for \['valence'\]"),
+    (lambda: plots.factors_vs_ratings(np.ones((5, 2)), np.ones((4, 1)), ["a", "b"], ["valence"]),
+     r"values \(n, k\) and ratings \(n, r\) need the same n.*got \(5, 2\), \(4, 1\), 2 and 1"),
+    (lambda: plots.factors_vs_ratings(np.ones((5, 2)), np.ones((5, 1)), ["a"], ["valence"]),
+     r"got \(5, 2\), \(5, 1\), 1 and 1"),
+    (lambda: split_pulse({}, [0]), r"split_pulse needs the MI of at least one model"),
+    (lambda: split_pulse({"a": np.ones(4), "b": np.ones(3)}, [0]), r"a, b must be \(d,\) arrays"),
+    (lambda: bound_versus_exact(np.ones(3), np.ones(2)), r"kt_bits, exact_bits must be \(d,\) arrays"),
+    (lambda: bound_versus_exact(np.ones(3), np.ones(3), kept=[3]),
+     r"kept must be distinct factor indices in \[0, 3\)"),
+    (lambda: mi_pulses({"m": np.ones((2, 2))}), r"mi\['m'\] must be \(d,\) arrays"),
+])
+def test_bad_figure_input_is_one_error_before_any_figure_is_made(draw, message):
+    """Each of these failed deep in numpy or matplotlib (IndexError, StopIteration, 'facecolor must be a valid
+    color'), after its figure was created: the figure stayed open."""
+    plt.close("all")
+    with pytest.raises(ValueError, match=message):
+        draw()
+    assert plt.get_fignums() == []
+
+
+def test_bound_versus_exact_accepts_no_kept_channel():
+    """kept=[] (every channel dropped) was an IndexError: an empty list indexed as floats."""
+    fig = bound_versus_exact(np.array([0.1, 0.5]), np.array([0.2, 0.6]), kept=[])
+    assert len(fig.axes[0].collections[1].get_offsets()) == 0  # the "kept" scatter is empty
+    plt.close(fig)

@@ -1,8 +1,12 @@
 """Process settings for training and encoding on the CPU: torch's thread count and how glibc recycles freed memory;
 and whether the CPU computes bfloat16 natively.
 
-Neither setting changes a single number that training computes (same seed, same weights, bit for bit); both change
-how fast it runs. :func:`configure_cpu` applies both; :func:`vaeinfo.training.train.train` and
+The malloc setting changes no number that training computes (same seed, same weights, bit for bit). The thread count
+can: torch splits reductions by thread, so a gradient computed on 1 thread differs in its last bits from one on 2
+(2e-6 at most in one mnist_conv step), and :func:`configure_threads` lowers torch's default to the CPUs this
+process may use (:func:`vaeinfo.io.available_cpus`). Same seed and same thread count give the same weights; the
+cache key does not hold the thread count, so a model trained (or resumed) under another count is read as the same
+model. :func:`configure_cpu` applies both; :func:`vaeinfo.training.train.train` and
 :func:`vaeinfo.training.encode.encode` call it, and so does ``benchmarks/train_throughput.py``.
 :func:`warn_if_bf16_emulated` warns when ``precision="bf16"`` would run emulated (many times slower than FP32).
 """

@@ -6,6 +6,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..info.influence import factor_indices
+from .plots import per_factor
+
 HOTSPOT_COLOURS = plt.get_cmap("tab10").colors
 
 
@@ -155,10 +158,10 @@ def bound_versus_exact(kt_bits: np.ndarray, exact_bits: np.ndarray, kept: np.nda
                        title: str = "") -> plt.Figure:
     """Scatter of the fingerprint (Kolchinsky-Tracey) estimate against the exact I(X; Z_h), both in bits, one
     point per channel, with the diagonal: the bound lies on or below it."""
-    kt_bits, exact_bits = np.asarray(kt_bits, dtype=float), np.asarray(exact_bits, dtype=float)
+    kt_bits, exact_bits = per_factor(kt_bits=kt_bits, exact_bits=exact_bits)
     mask = np.zeros(len(kt_bits), dtype=bool)
     if kept is not None:
-        mask[np.asarray(kept)] = True
+        mask[factor_indices(kept, len(kt_bits), "kept")] = True
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
     ax.scatter(exact_bits[~mask], kt_bits[~mask], s=10, color="0.6", label="dropped")
     ax.scatter(exact_bits[mask], kt_bits[mask], s=12, color="C0", label="kept")

@@ -10,6 +10,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .plots import per_factor
+
 
 def metric_panels(betas, panels: dict[str, dict[str, np.ndarray]], ncols: int = 3, title: str = "") -> plt.Figure:
     """One panel per entry of ``panels`` (y-axis label -> named series), each series against β, ``ncols`` per row.
@@ -47,6 +49,8 @@ def mi_pulses(mi: dict[str, np.ndarray], threshold: float = 0.5, ncols: int = 3,
 
     mi : model name -> (d,) per-dimension MI (nats); panels in this order, ``ncols`` per row, one shared y axis.
     """
+    for name, values in mi.items():
+        per_factor(**{f"mi[{name!r}]": values})
     fig, axes = _panel_grid(len(mi), ncols, (3.6, 2.4), sharey=True)
     for ax, (name, values) in zip(axes.flat, mi.items()):
         values = np.asarray(values, dtype=float)

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..checks import check_integer
+from .plots import per_factor
 
 C_COLOUR, Z_COLOUR = "C0", "C1"  # the regularised code c and the other dimensions z, in every figure
 CURVE_PANELS = (("mi_bound_c", "Î(c; x′) [nats]"), ("mi_bound_z", "Î(z; x′) [nats]"),
@@ -53,7 +54,9 @@ def split_pulse(mi: dict[str, np.ndarray], c_dims: list[int], bounds: dict[str, 
         the panel title; or None.
     threshold : the influential level (nats), drawn dashed.
     """
-    d = len(next(iter(mi.values())))
+    if not mi:
+        raise ValueError("split_pulse needs the MI of at least one model")
+    d = len(per_factor(**mi)[0])
     c_dims = [check_integer(c, "c_dims", low=0, high=d - 1, meaning="factor indices of c") for c in c_dims]
     fig, axes = plt.subplots(len(mi), 1, figsize=(8, 2.3 * len(mi)), sharex=True, sharey=True, squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], mi.items()):

@@ -11,6 +11,16 @@ import torch
 from ..io import atomic_open
 
 
+def per_factor(**arrays) -> list[np.ndarray]:
+    """The given arrays as float (d,) arrays of one value per factor, all of the same d; ValueError naming them
+    otherwise (checked before a figure is made, so that a bad call leaves no half-drawn figure open)."""
+    values = [np.asarray(a, dtype=float) for a in arrays.values()]
+    shapes = {name: v.shape for name, v in zip(arrays, values)}
+    if any(v.ndim != 1 for v in values) or len(set(shapes.values())) != 1:
+        raise ValueError(f"{', '.join(arrays)} must be (d,) arrays, one value per factor, of one d; got {shapes}")
+    return values
+
+
 def image_grid(images: torch.Tensor | np.ndarray, ncols: int = 8, titles: list[str] | None = None,
                cell_inches: float = 1.0) -> plt.Figure:
     """A grid of images.
@@ -132,7 +142,7 @@ def mi_pulse(mi: np.ndarray, variance: np.ndarray | None = None, threshold: floa
 
 def variance_vs_mi(variance: np.ndarray, mi: np.ndarray, threshold: float = 0.5, title: str = "") -> plt.Figure:
     """Scatter of aggregate variance Var(z_h) against MI (nats), one point per factor."""
-    variance, mi = np.asarray(variance, dtype=float), np.asarray(mi, dtype=float)
+    variance, mi = per_factor(variance=variance, mi=mi)
     fig, ax = plt.subplots(figsize=(5, 4))
     active = mi >= threshold
     ax.scatter(variance[~active], mi[~active], s=14, color="0.5", label="collapsed / weak")
@@ -149,6 +159,10 @@ def variance_vs_mi(variance: np.ndarray, mi: np.ndarray, threshold: float = 0.5,
 
 def stacked_bars(parts: dict[str, np.ndarray], labels: list[str], ylabel: str, title: str = "") -> plt.Figure:
     """Stacked bars, one bar per label, one stacked segment per entry of ``parts`` (each an array of len(labels))."""
+    parts = dict(zip(parts, per_factor(**parts))) if parts else {}
+    wrong = {name: len(values) for name, values in parts.items() if len(values) != len(labels)}
+    if wrong:
+        raise ValueError(f"every part needs one value per label ({len(labels)}), got lengths {wrong}")
     fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(labels) + 2), 3.5))
     bottom = np.zeros(len(labels))
     for name, values in parts.items():
@@ -224,6 +238,9 @@ def label_mi_bars(label_mi: dict[str, np.ndarray], thresholds: dict[str, float],
     thresholds : label name -> level (nats) above which a factor is called relevant (drawn dashed; bars above
         it in red).
     """
+    missing = [name for name in label_mi if name not in thresholds]
+    if not label_mi or missing:
+        raise ValueError(f"label_mi needs at least one label and a threshold for each; none for {missing}")
     fig, axes = plt.subplots(len(label_mi), 1, figsize=(10, 2.4 * len(label_mi)), sharex=True, squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], label_mi.items()):
         values = np.asarray(values, dtype=float)
@@ -252,6 +269,10 @@ def factors_vs_ratings(values: np.ndarray, ratings: np.ndarray, factor_labels: l
     threshold : rating level drawn dotted (DEAP's high/low split at 5); each panel is titled with Pearson's r.
     """
     values, ratings = np.asarray(values, dtype=float), np.asarray(ratings, dtype=float)
+    if values.ndim != 2 or ratings.ndim != 2 or len(values) != len(ratings) or \
+            (len(factor_labels), len(rating_names)) != (values.shape[1], ratings.shape[1]):
+        raise ValueError(f"values (n, k) and ratings (n, r) need the same n, k factor_labels and r rating_names; got "
+                         f"{values.shape}, {ratings.shape}, {len(factor_labels)} and {len(rating_names)}")
     k, r = values.shape[1], ratings.shape[1]
     fig, axes = plt.subplots(r, k, figsize=(3.2 * k, 2.8 * r), squeeze=False)
     for i in range(r):
