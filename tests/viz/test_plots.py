@@ -137,3 +137,43 @@ def test_bound_versus_exact_accepts_no_kept_channel():
     fig = bound_versus_exact(np.array([0.1, 0.5]), np.array([0.2, 0.6]), kept=[])
     assert len(fig.axes[0].collections[1].get_offsets()) == 0  # the "kept" scatter is empty
     plt.close(fig)
+
+
+def test_split_pulse_draws_c_and_z_in_their_colours_with_their_sums():
+    """Factors 0 and 2 are c: their bars take c's colour and heights, the others z's; the title gives both sums."""
+    from vaeinfo.viz.mi_regularised import C_COLOUR, Z_COLOUR
+
+    fig = split_pulse({"m": np.array([1.0, 0.25, 2.0, 0.5])}, [0, 2], bounds={"m": 2.5})
+    ax = fig.axes[0]
+    bars = {(round(p.get_x() + p.get_width() / 2), to_hex(p.get_facecolor())): p.get_height() for p in ax.patches}
+    assert bars == {(0, to_hex(C_COLOUR)): 1.0, (2, to_hex(C_COLOUR)): 2.0, (1, to_hex(Z_COLOUR)): 0.25,
+                    (3, to_hex(Z_COLOUR)): 0.5}
+    assert ax.get_title(loc="left") == "m: Σ_c I = 3.00, Σ_z I = 0.75 nats; bound Î(c; x′) = 2.50"
+    plt.close(fig)
+
+
+def test_lambda_sweep_colours_each_half_and_dashes_bounds():
+    from vaeinfo.viz.mi_regularised import C_COLOUR, Z_COLOUR, lambda_sweep
+
+    series = {"Σ_c I(X; Z_h)": [1, 2], "Î(c; x′), bound": [0.5, 1.5], "Σ_z I(X; Z_h)": [3, 2], "−ELBO": [9, 8]}
+    fig = lambda_sweep([0, 4], {"nats": series})
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert [to_hex(lines[name].get_color()) for name in series] == [to_hex(C_COLOUR), to_hex(C_COLOUR),
+                                                                     to_hex(Z_COLOUR), to_hex("C5")]
+    assert [lines[name].get_linestyle() for name in series] == ["-", "--", "-", "-"]
+    np.testing.assert_array_equal(lines["−ELBO"].get_ydata(), [9, 8])
+    plt.close(fig)
+
+
+def test_variance_vs_mi_splits_the_factors_at_the_threshold():
+    fig = plots.variance_vs_mi(np.array([0.1, 0.9, 0.5]), np.array([0.2, 1.0, 0.5]), threshold=0.5)
+    weak, influential = (c.get_offsets().tolist() for c in fig.axes[0].collections)
+    assert weak == [[0.1, 0.2]] and influential == [[0.9, 1.0], [0.5, 0.5]]  # I >= threshold is influential
+    plt.close(fig)
+
+
+def test_stacked_bars_stack_each_part_on_the_previous_ones():
+    fig = plots.stacked_bars({"a": [1.0, 2.0], "b": [0.5, 0.25]}, ["x", "y"], "nats")
+    tops = [(p.get_y(), p.get_height()) for p in fig.axes[0].patches]
+    assert tops == [(0.0, 1.0), (0.0, 2.0), (1.0, 0.5), (2.0, 0.25)]
+    plt.close(fig)
