@@ -66,7 +66,6 @@ def test_resolve_source_synthetic_default_is_cached_and_named_folders_never_fall
     assert emotion.resolve_source(None, cache_dir=tmp_path).origin == "VAEINFO_DEAP"
 
 
-# ----------------------------------------------------------------------------- the figures
 # ----------------------------------------------------------------------------- the whole pipeline
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
