@@ -58,6 +58,10 @@ def test_help_documents_the_interface():
         (["--only="], "--only needs a value, got an empty one"),
         (["--out", ""], "--out needs a value, got an empty one"),
         (["--data-dir="], "--data-dir needs a value, got an empty one"),
+        # options of a notebook run were dropped without a word by --test; --data-dir now sets the tests' data
+        (["--only", "03", "--test"], "--only is for notebook runs; --test takes only --data-dir before it"),
+        (["--workers=2", "--test", "-x"], "--workers is for notebook runs"),
+        (["--data-dir", "/nonexistent/vaeinfo-data", "--test"], "--data-dir /nonexistent/vaeinfo-data does not exist"),
     ],
 )
 def test_bad_usage_is_one_clear_error_before_any_setup(args, message):
@@ -519,3 +523,13 @@ def test_a_data_file_that_cannot_be_read_is_one_clear_error(tmp_path, monkeypatc
     assert status == 1 and "reproduce: error: cannot read the data: [Errno 13] Permission denied: " in err, err
     assert "t10k-labels-idx1-ubyte'. Fix: make it readable to this user" in err and "no notebook was run" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_scripts_test_mode_reads_the_data_folder_given_before_it(mnist_root):
+    """``--data-dir DIR --test`` ran the tests without $VAEINFO_DATA: every data test skipped, status 0."""
+    env = {key: value for key, value in os.environ.items() if key not in ("VAEINFO_DATA", "CI")}
+    result = subprocess.run(["bash", str(SCRIPT), "--data-dir", str(mnist_root), "--test", "-q", "-rs",
+                             "-p", "no:cacheprovider", "tests/data/test_mnist.py", "-k", "subset_and_source"],
+                            capture_output=True, text=True, cwd=REPO, timeout=600, env=env, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0 and "1 passed" in result.stdout and "skipped" not in result.stdout, \
+        result.stdout[-2000:] + result.stderr[-2000:]

@@ -1,7 +1,7 @@
 """Notebook 07 in a real browser: Voilà serves it on localhost, headless Debian Chromium (driven by Playwright)
 drags a slider, and the image on screen changes to what the widget computes for the slider's new value.
 
-Needs Debian's Chromium at /usr/bin/chromium (``apt-get install chromium chromium-driver``; ``.ci/run`` installs
+Needs Debian's Chromium at /usr/bin/chromium (``apt-get install chromium``; ``.ci/run`` installs
 it) and the test extra (voila, playwright). Deselect it with ``-m "not browser"`` or set ``VAEINFO_SKIP_BROWSER=1``;
 it never skips by itself. With ``VAEINFO_SCREENSHOTS=DIR`` the before/after screenshots are also copied to DIR
 (``VAEINFO_SCREENSHOTS=figures`` makes the README's ``figures/07_live_traversal_screenshot.png``).
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]  # headless: Playwright adds --headless
-SETUP_HINT = ("install Debian's Chromium with `apt-get install chromium chromium-driver` (as root; .ci/run does it), "
+SETUP_HINT = ("install Debian's Chromium with `apt-get install chromium` (as root; .ci/run does it), "
               "or skip the browser test explicitly: `pytest -m \"not browser\"` or `VAEINFO_SKIP_BROWSER=1`")
 # The smoke profile's data with a VAE whose top factors carry information (beta 4, 8 epochs on 2,000 images: a few
 # factors >= 0.5 nats after seconds of training; the smoke model's factors are all collapsed, moving one changes nothing).
