@@ -108,11 +108,19 @@ def test_training_leaves_global_rngs_alone(digits, tmp_path):
     assert np.array_equal(after[1], numpy_state[1]) and after[2:] == numpy_state[2:]
 
 
-def test_resume_after_interruption_gives_the_uninterrupted_weights(digits, tmp_path, stopped_in_epoch_2):
-    full = train(TINY, *digits, cache_dir=tmp_path / "full", progress=False)
+@pytest.mark.parametrize("objective", [
+    TINY["objective"],
+    {"name": "capacity", "gamma": 10, "capacity_max": 4, "capacity_epochs": 2},
+    {"name": "beta_tcvae", "beta": 4.0, "warmup_epochs": 1},
+    {"name": "factor_vae", "gamma": 6.0},  # its discriminator and the discriminator's Adam state resume too
+    {"name": "mi_regularised", "lambda": 1.0},
+], ids=lambda objective: objective["name"])
+def test_resume_after_interruption_gives_the_uninterrupted_weights(digits, tmp_path, stopped_in_epoch_2, objective):
+    config = {**TINY, "objective": objective}
+    full = train(config, *digits, cache_dir=tmp_path / "full", progress=False)
     with stopped_in_epoch_2():  # Ctrl-C / kernel restart in the middle of epoch 2
-        train(TINY, *digits, cache_dir=tmp_path / "cut", progress=False)
-    resumed = train(TINY, *digits, cache_dir=tmp_path / "cut", progress=False)
+        train(config, *digits, cache_dir=tmp_path / "cut", progress=False)
+    resumed = train(config, *digits, cache_dir=tmp_path / "cut", progress=False)
     assert resumed.epochs_trained == 2 and not resumed.cached
     assert same_weights(resumed.model, full.model)
     def drop(history):
