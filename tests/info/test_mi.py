@@ -285,13 +285,16 @@ def test_total_correlation_known_answers():
 # --- inputs ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
-def test_torch_and_numpy_inputs_agree(dtype):
-    # The same values as a torch tensor (any float dtype) or a numpy array give identical results.
+@pytest.mark.parametrize("dtype, atol", [(torch.float32, 1e-7), (torch.float64, 0.0), (torch.float16, 1e-3),
+                                         (torch.bfloat16, 1e-3)])
+def test_torch_and_numpy_inputs_agree(dtype, atol):
+    # The same values as a torch tensor (any float dtype) or a numpy array give identical results, and rounding the
+    # float64 inputs to the dtype moves the MI by less than atol nats (measured: 4e-10, 0, 6e-5, 9e-5).
     mu, logvar = vae_like(200, 3, seed=14)
     mu_t, logvar_t = torch.tensor(mu, dtype=dtype), torch.tensor(logvar, dtype=dtype)
     expected = mi.factor_mi(mu_t.double().numpy(), logvar_t.double().numpy())
     np.testing.assert_array_equal(mi.factor_mi(mu_t, logvar_t), expected)
+    np.testing.assert_allclose(mi.factor_mi(mu_t, logvar_t), mi.factor_mi(mu, logvar), rtol=0, atol=atol)
     if torch.cuda.is_available():
         np.testing.assert_array_equal(mi.factor_mi(mu_t.cuda(), logvar_t.cuda()), expected)
 
