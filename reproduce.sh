@@ -62,22 +62,23 @@ pytest_args=()
 run_options=()  # options that only a notebook run takes, as given (refused with --test)
 
 while [ $# -gt 0 ]; do
+  case "$1" in --profile*|--only*|--out*|--download|--scheduler*|--workers*) run_options+=("${1%%=*}") ;; esac
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --test) mode=test; shift; pytest_args=("$@"); break ;;
-    --profile) run_options+=(--profile); [ $# -ge 2 ] || die "--profile needs a value (the NAME of params/NAME.yaml)"; profile=$2; nonempty --profile "$profile"; shift 2 ;;
-    --profile=*) run_options+=(--profile); profile=${1#*=}; nonempty --profile "$profile"; shift ;;
+    --profile) [ $# -ge 2 ] || die "--profile needs a value (the NAME of params/NAME.yaml)"; profile=$2; nonempty --profile "$profile"; shift 2 ;;
+    --profile=*) profile=${1#*=}; nonempty --profile "$profile"; shift ;;
     --data-dir) [ $# -ge 2 ] || die "--data-dir needs a folder"; data_dir=$2; nonempty --data-dir "$data_dir"; shift 2 ;;
     --data-dir=*) data_dir=${1#*=}; nonempty --data-dir "$data_dir"; shift ;;
-    --only) run_options+=(--only); [ $# -ge 2 ] || die "--only needs a two-digit notebook number, e.g. --only 03"; only=$2; nonempty --only "$only"; shift 2 ;;
-    --only=*) run_options+=(--only); only=${1#*=}; nonempty --only "$only"; shift ;;
-    --out) run_options+=(--out); [ $# -ge 2 ] || die "--out needs a folder"; out=$2; nonempty --out "$out"; shift 2 ;;
-    --out=*) run_options+=(--out); out=${1#*=}; nonempty --out "$out"; shift ;;
-    --download) run_options+=(--download); download=1; shift ;;
-    --scheduler) run_options+=(--scheduler); [ $# -ge 2 ] || die "--scheduler needs an address, e.g. --scheduler tcp://HOST:8786"; scheduler=$2; nonempty --scheduler "$scheduler"; shift 2 ;;
-    --scheduler=*) run_options+=(--scheduler); scheduler=${1#*=}; nonempty --scheduler "$scheduler"; shift ;;
-    --workers) run_options+=(--workers); [ $# -ge 2 ] || die "--workers needs a number of worker processes, e.g. --workers 4"; workers=$2; nonempty --workers "$workers"; shift 2 ;;
-    --workers=*) run_options+=(--workers); workers=${1#*=}; nonempty --workers "$workers"; shift ;;
+    --only) [ $# -ge 2 ] || die "--only needs a two-digit notebook number, e.g. --only 03"; only=$2; nonempty --only "$only"; shift 2 ;;
+    --only=*) only=${1#*=}; nonempty --only "$only"; shift ;;
+    --out) [ $# -ge 2 ] || die "--out needs a folder"; out=$2; nonempty --out "$out"; shift 2 ;;
+    --out=*) out=${1#*=}; nonempty --out "$out"; shift ;;
+    --download) download=1; shift ;;
+    --scheduler) [ $# -ge 2 ] || die "--scheduler needs an address, e.g. --scheduler tcp://HOST:8786"; scheduler=$2; nonempty --scheduler "$scheduler"; shift 2 ;;
+    --scheduler=*) scheduler=${1#*=}; nonempty --scheduler "$scheduler"; shift ;;
+    --workers) [ $# -ge 2 ] || die "--workers needs a number of worker processes, e.g. --workers 4"; workers=$2; nonempty --workers "$workers"; shift 2 ;;
+    --workers=*) workers=${1#*=}; nonempty --workers "$workers"; shift ;;
     *) die "unknown option '$1'. Run ./reproduce.sh --help for the options." ;;
   esac
 done

@@ -109,9 +109,7 @@ def _check_mnist(root: DataRoot) -> bool:
         raise DataError(f"MNIST in {raw} is still compressed: {[f'{name}.gz' for name in compressed]} (vaeinfo reads "
                         f"the IDX files themselves). Fix: decompress them, e.g. `gunzip -k {raw}/*-ubyte.gz`.")
     if not present:
-        misplaced = [name for name in MNIST_FILES
-                     if (root.path / name).is_file() or (root.path / f"{name}.gz").is_file()]
-        if misplaced:
+        if any((root.path / name).is_file() or (root.path / f"{name}.gz").is_file() for name in MNIST_FILES):
             raise DataError(f"MNIST's files are directly in {root.path}, which is read as the data folder. Fix: "
                             f"point the data folder at the one above MNIST/raw/, or move the files into "
                             f"{root.path}/MNIST/raw/.")

@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from ..checks import check_integer
-from .influence import factor_indices, top_factors
+from .influence import factor_indices, top_factors, zero_outside
 
 PROBE_INITS = ("torch", "glorot")
 
@@ -117,9 +117,7 @@ def accuracy(model: nn.Module, features: np.ndarray, labels: np.ndarray, keep: n
     factor indices in [0, d) (:func:`vaeinfo.info.influence.factor_indices`; not a boolean mask)."""
     x, y = _features_and_labels(features, labels)
     if keep is not None:
-        mask = torch.zeros(x.shape[1], dtype=torch.bool)
-        mask[torch.as_tensor(factor_indices(keep, x.shape[1], "keep"))] = True
-        x = torch.where(mask, x, torch.zeros((), dtype=x.dtype))  # an inf outside keep is dropped too, not NaN
+        x = zero_outside(x, factor_indices(keep, x.shape[1], "keep"))
     with torch.inference_mode():
         logits = model(x)
     _check_classes(y, logits.shape[1])

@@ -113,9 +113,13 @@ def top_factors(order, k: int, d: int) -> np.ndarray:
 def keep_top_k(z: torch.Tensor | np.ndarray, order: np.ndarray, k: int):
     """Copy of ``z`` (n, d) with every factor except ``order[:k]`` set to the prior mean 0 (whatever its value,
     inf or NaN included). order : factor indices by decreasing influence, its first k distinct and in [0, d)."""
-    d = z.shape[-1]
-    kept = top_factors(order, k, d)
-    mask = np.zeros(d, dtype=bool)
+    return zero_outside(z, top_factors(order, k, z.shape[-1]))
+
+
+def zero_outside(z: torch.Tensor | np.ndarray, kept: np.ndarray):
+    """Copy of ``z`` (n, d) with every factor outside ``kept`` (factor indices, e.g. :func:`factor_indices`) set to 0,
+    whatever its value: an inf or NaN there is dropped too (multiplying by a 0/1 mask would give NaN)."""
+    mask = np.zeros(z.shape[-1], dtype=bool)
     mask[kept] = True
     if isinstance(z, torch.Tensor):
         return torch.where(torch.as_tensor(mask, device=z.device), z, torch.zeros((), dtype=z.dtype, device=z.device))
