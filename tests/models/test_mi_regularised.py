@@ -18,6 +18,8 @@ from vaeinfo.data.mnist import load_digits
 from vaeinfo.models.architectures import build_model, reparameterize
 from vaeinfo.models.objectives import Batch, batch_terms, normalize_objective_config
 from vaeinfo.models.objectives import mi_regularised as mireg
+from vaeinfo.training.checkpoint import cache_key
+from vaeinfo.training.config import normalize_config
 from vaeinfo.training.train import evaluate, train
 
 SMALL = {"architecture": "mlp", "input_shape": [1, 8, 8], "hidden": [32, 32], "activation": "softplus",
@@ -211,6 +213,19 @@ def test_config_defaults_and_c_dims():
     with pytest.raises(ValueError, match=r"c_dims \[0, 6\] do not fit a latent code of 6 dimensions; give indices in "
                                          r"0\.\.5"):
         mireg.code_split([0, 6], 6)
+
+
+def test_a_training_config_writes_c_dims_none_out_so_one_model_has_one_key():
+    """c_dims None and the explicit first half are one model: one normalised config, one cache key; another split
+    is another key. A split that does not fit the latent code is refused when the training config is read."""
+    x = load_digits("train", n=60)
+    configs = [{"model": SMALL, "objective": {"name": "mi_regularised", "c_dims": dims}, "epochs": 1}
+               for dims in (None, list(range((SMALL["latent_dim"] + 1) // 2)), [0])]
+    none, half, other = (normalize_config(c) for c in configs)
+    assert none == half and none["objective"]["c_dims"] == mireg.code_split(None, SMALL["latent_dim"])[0]
+    assert cache_key(configs[0], x) == cache_key(configs[1], x) != cache_key(configs[2], x)
+    with pytest.raises(ValueError, match=r"do not fit a latent code of"):
+        normalize_config({**configs[2], "objective": {"name": "mi_regularised", "c_dims": [SMALL["latent_dim"]]}})
 
 
 @pytest.mark.parametrize("config, match", [

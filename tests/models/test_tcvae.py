@@ -22,7 +22,7 @@ from vaeinfo.models.objectives.tcvae import (
     mss_weights,
     tcvae_terms,
 )
-from vaeinfo.training.train import train
+from vaeinfo.training.train import batch_slices, train
 
 F64 = torch.float64
 
@@ -239,6 +239,11 @@ def test_config_schedule_and_registry():
     assert obj.logged_terms(cfg) == ("index_code_mi", "total_correlation", "marginal_kl")
     assert abs(iterations_to_epochs(7000, 2048, 737_280) - 7000 / 360) <= 1e-12
     assert iterations_to_epochs(10, 3, 10) == 2.5  # ceil(10 / 3) = 4 steps per epoch
+    assert iterations_to_epochs(10, 3, 10, least=2) == 10 / 3  # the 1-image last batch joins the one before
+    assert iterations_to_epochs(10, 3, 11, least=2) == 2.5  # a last batch of 2 stays its own step
+    for n, size in ((10, 3), (11, 3), (7, 7), (9, 4), (737_280, 2048)):  # the loop's own count of steps
+        for least in (1, 2):
+            assert iterations_to_epochs(12, size, n, least) == 12 / len(batch_slices(n, size, least))
     mu, logvar = torch.zeros(4, 2), torch.zeros(4, 2)
     batch = obj.Batch(None, None, mu, logvar, torch.ones(4, 2), torch.full((4,), -3.0), None, 100)
     terms = obj.batch_terms(cfg, batch, t=5.0)

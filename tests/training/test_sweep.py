@@ -29,7 +29,7 @@ from vaeinfo.data import DataError
 from vaeinfo.data.mnist import load_digits, load_mnist
 from vaeinfo.data.spec import LOADERS, DataSpec, Loader
 from vaeinfo.training import sweep
-from vaeinfo.training.checkpoint import CHECKPOINT, cache_key, load_model, read_checkpoint
+from vaeinfo.training.checkpoint import CHECKPOINT, FIX, cache_key, load_model, read_checkpoint
 from vaeinfo.training.sweep import RunResult, SweepError, run_many
 from vaeinfo.training.train import train
 
@@ -213,14 +213,13 @@ def test_failures_are_listed_with_their_configs_and_the_rest_kept(tmp_path, caps
 
 
 def test_a_corrupt_checkpoint_in_a_sweep_says_the_fix_a_sweep_can_follow(tmp_path):
-    """train()'s fix "pass force=True" is not an argument of run_many: the sweep's error adds deleting the folder,
-    after which the same sweep retrains that run."""
+    """run_many has no force=: the error's fix (checkpoint.FIX) names deleting the run's folder, after which the
+    same sweep retrains that run."""
     run = train(tiny(0, epochs=1), DIGITS.load(), cache_dir=tmp_path, progress=False)
     (run.path / CHECKPOINT).write_bytes(b"not a checkpoint")
     [failed] = run_many([tiny(0, epochs=1)], DIGITS, workers=1, cache_dir=tmp_path, on_error="keep", progress=False)
     assert failed.error.startswith("CheckpointError:") and "truncated or corrupt" in failed.error
-    assert failed.error.endswith("In a sweep: delete that run's folder and run the sweep again (it retrains that run "
-                                 "only)") and failed.path == run.path
+    assert failed.error.endswith(FIX) and "delete the run's folder" in FIX and failed.path == run.path
     shutil.rmtree(failed.path)
     [again] = run_many([tiny(0, epochs=1)], DIGITS, workers=1, cache_dir=tmp_path, progress=False)
     assert again.ok and not again.cached and again.key == run.key

@@ -91,6 +91,26 @@ def test_history_records_terms_and_schedule(digits, tmp_path):
     assert saved["code"] == checkpoint.code_fingerprint() and "vaeinfo" not in saved
 
 
+def test_each_step_takes_the_warm_up_after_its_own_count_as_chen_et_al(digits, tmp_path, monkeypatch):
+    """Step b (from 0) of epoch e trains at progress e + (b + 1) / steps: with a warm-up of W steps the first step
+    has beta / W (Chen et al.'s anneal_kl at iteration 1), not 0, and the last step of a warm-up epoch has the value
+    the history records for that epoch."""
+    seen, real = [], tr._batch_terms
+
+    def recording(model, x, objective, t, *args, **kwargs):
+        if model.training:  # not the validation pass
+            seen.append(t)
+        return real(model, x, objective, t, *args, **kwargs)
+
+    monkeypatch.setattr(tr, "_batch_terms", recording)
+    result = train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    steps = 6  # 300 digits in batches of 50
+    assert seen == [e + (b + 1) / steps for e in range(3) for b in range(steps)]
+    first = tr.schedule_values(result.config["objective"], seen[0])["beta"]
+    assert first == pytest.approx(2.0 / (2 * steps), abs=1e-12)  # beta / W, W = 2 epochs of 6 steps
+    assert [tr.schedule_values(result.config["objective"], seen[b])["beta"] for b in (5, 11)] == [1.0, 2.0]
+
+
 def test_same_seed_gives_bitwise_identical_weights(digits, tmp_path):
     a = train(TINY, *digits, cache_dir=tmp_path / "a", progress=False)
     b = train(TINY, *digits, cache_dir=tmp_path / "b", progress=False)
@@ -195,7 +215,8 @@ def test_checkpoint_of_another_run_is_a_clear_error(digits, tmp_path, epochs_run
     folder = tmp_path / "models" / cache_key(TINY, *digits)
     folder.mkdir(parents=True)
     shutil.copy(other.path / tr.CHECKPOINT, folder / tr.CHECKPOINT)
-    with pytest.raises(CheckpointError, match=r"belongs to a different run.*delete it, or pass force=True"):
+    with pytest.raises(CheckpointError, match=r"belongs to a different run.*delete the run's folder and run again "
+                                              r".*, or pass force=True"):
         train(TINY, *digits, cache_dir=tmp_path, progress=False)
     assert (folder / tr.CHECKPOINT).read_bytes() == (other.path / tr.CHECKPOINT).read_bytes()
     assert epochs_run == [0, 1, 2]

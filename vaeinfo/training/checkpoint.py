@@ -55,7 +55,13 @@ TRAINING_CODE = (
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint cannot be read or does not belong to the run; the message names the file and the fix."""
+    """A checkpoint cannot be read or does not belong to the run; the message names the file and ends with
+    :data:`FIX`."""
+
+
+# The fix every CheckpointError ends with: one that train() and a sweep (run_many, which has no force=) both follow.
+FIX = ("Fix: delete the run's folder and run again (train() or the sweep retrains that run only), or pass force=True "
+       "to train().")
 
 
 @dataclass
@@ -212,15 +218,14 @@ def read_checkpoint(path: Path) -> dict:
     On the CPU because generator states must stay there; ``load_state_dict`` copies weights and optimizer
     state to the device of the parameters.
     """
-    fix = "Fix: delete it, or pass force=True to retrain."
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 -- torch raises RuntimeError, EOFError, UnpicklingError, ...: damaged
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{path} cannot be read ({reason}): it is truncated or corrupt. {fix}") from None
+        raise CheckpointError(f"{path} cannot be read ({reason}): it is truncated or corrupt. {FIX}") from None
     valid = isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
     if not (valid and _CHECKPOINT_KEYS <= set(payload)):
-        raise CheckpointError(f"{path} is not a vaeinfo checkpoint (format {CHECKPOINT_FORMAT}). {fix}")
+        raise CheckpointError(f"{path} is not a vaeinfo checkpoint (format {CHECKPOINT_FORMAT}). {FIX}")
     return payload
 
 
@@ -232,7 +237,7 @@ def load_weights(model: VAEModel, payload: dict, path: Path) -> None:
         detail = " ".join(str(exc).split())
         name = model_name(json.loads(payload["config"])["model"])
         raise CheckpointError(f"{path} does not fit the {name} model of its config "
-                              f"({detail[:500]}). Fix: delete it, or pass force=True to retrain.") from None
+                              f"({detail[:500]}). {FIX}") from None
 
 
 def load_model(path_or_key: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,

@@ -34,7 +34,7 @@ import numbers
 
 from ..models.architectures import normalize_model_config
 from ..models.contract import VAEModel, check_model
-from ..models.objectives import check_latent_dim, check_min_batch, normalize_objective_config
+from ..models.objectives import check_min_batch, fit_latent_dim, normalize_objective_config
 from ..models.objectives.base import checked_number
 
 OPTIMIZERS = ("adam",)
@@ -85,7 +85,8 @@ def normalize_config(config: dict, model: VAEModel | None = None) -> dict:
             raise ValueError(f"{key} must be an integer >= {least}, got {value!r}")
         out[key] = int(value)
     check_min_batch(out["objective"], out["batch_size"], "batch_size")
-    check_latent_dim(out["objective"], out["model"]["latent_dim"] if model is None else model.latent_dim)
+    latent_dim = out["model"]["latent_dim"] if model is None else model.latent_dim
+    out["objective"] = fit_latent_dim(out["objective"], latent_dim)
     if cfg["precision"] not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {cfg['precision']!r}")
     if cfg["precision"] != "fp32":

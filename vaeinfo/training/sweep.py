@@ -64,7 +64,7 @@ from ..checks import check_integer
 from ..data.spec import DataSpec
 from ..io import SCHEDULER_ADDRESS, available_cpus, progress_bar, resolve_cache_dir, torch_threads
 from ..models.contract import VAEModel
-from .checkpoint import CheckpointError, cache_key, load_model
+from .checkpoint import cache_key, load_model
 from .train import train
 
 ON_ERROR = ("raise", "keep")
@@ -212,8 +212,7 @@ def train_one(config: dict, specs: tuple[DataSpec, DataSpec | None], cache_dir: 
     except Exception as exc:  # noqa: BLE001 -- any failure of one run is reported with its config, not raised here
         key = _key_or_none(config, data, specs)
         path = None if key is None else Path(cache_dir) / "models" / key
-        error = _describe(exc) + (" In a sweep: delete that run's folder and run the sweep again (it retrains that run "
-                                  "only)" if isinstance(exc, CheckpointError) else "")
+        error = _describe(exc)
         return RunResult(config, key, path, error=error, seconds=time.perf_counter() - start, source=source)
 
 

@@ -19,7 +19,8 @@ Resuming and reusing a run copy the checkpoint's weights into a fresh deep copy 
 
 Randomness. Three generators are derived from ``seed``: the initial weights (of a built-in model), the data
 order (a fresh permutation per epoch) and the reparameterisation noise; validation uses a fourth, reseeded for
-each evaluation, so the validation loss of one set of weights is always the same number. The global torch and
+each evaluation, so the validation loss of one set of weights is always the same number; an objective's auxiliary
+network (FactorVAE's discriminator) draws its initial weights from a fifth. The global torch and
 numpy RNGs are neither used nor changed. On the CPU the same config and data give bitwise identical
 weights (with the same number of threads); CUDA kernels are not bitwise reproducible.
 
@@ -68,6 +69,7 @@ from ..models.objectives import (
 from .checkpoint import (
     CHECKPOINT,
     CONFIG_JSON,
+    FIX,
     CheckpointError,
     TrainState,
     key_ingredients,
@@ -205,7 +207,12 @@ def _run_epochs(state: TrainState, cfg: dict, x: torch.Tensor, x_val: torch.Tens
 
 
 def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> dict:
-    """One pass over ``x`` in a fresh random order; returns the mean terms and the schedule values at its end."""
+    """One pass over ``x`` in a fresh random order; returns the mean terms and the schedule values at its end.
+
+    Step b (from 0) of epoch e takes the objective's schedules (a beta warm-up) at progress e + (b + 1) / steps
+    epochs, as Chen et al.'s ``anneal_kl`` counts the iteration before its step: the first step of a warm-up of
+    W steps trains with beta / W, the epoch's last step with the value the history records for the epoch.
+    """
     model, optimizer = state.model, state.optimizer
     model.train()
     slices = batch_slices(len(x), cfg["batch_size"], min_batch(cfg["objective"]))
@@ -215,7 +222,7 @@ def _train_epoch(state: TrainState, cfg: dict, x: torch.Tensor, bar: tqdm) -> di
     sums = torch.zeros(len(summed), dtype=torch.float64, device=x.device)
     for b, idx in enumerate(order[s] for s in slices):
         batch = to_unit(x[idx])
-        terms = _batch_terms(model, batch, cfg["objective"], state.epoch + b / steps, state.noise, len(x),
+        terms = _batch_terms(model, batch, cfg["objective"], state.epoch + (b + 1) / steps, state.noise, len(x),
                              state.auxiliary, cfg.get("precision", "fp32"))
         if not torch.isfinite(terms["loss"]):
             raise TrainingDivergedError(_divergence_message(terms, cfg, state.epoch, b, steps))
@@ -354,17 +361,16 @@ def _fresh(cfg: dict, device: torch.device, template: VAEModel | None = None) ->
 def _resume(path: Path, key: str, cfg: dict, device: torch.device, template: VAEModel | None) -> TrainState:
     """The run's checkpoint in a fresh state (:func:`_fresh`), after checking that it belongs to this run."""
     payload = read_checkpoint(path)
-    fix = "Fix: delete it, or pass force=True to retrain."
     if payload["key"] != key or json.loads(payload["config"]) != cfg:
         raise CheckpointError(f"{path} belongs to a different run (key {payload['key']}, expected {key}): it was "
-                              f"copied or edited by hand. {fix}")
+                              f"copied or edited by hand. {FIX}")
     state = _fresh(cfg, device, template)
     load_weights(state.model, payload, path)
     state.epoch, state.history = int(payload["epoch"]), list(payload["history"])
     if state.epoch < cfg["epochs"]:
         if payload["device"] != device.type:
             raise CheckpointError(f"{path} was interrupted on {payload['device']}; resume it there "
-                                  f"(device={payload['device']!r}). {fix}")
+                                  f"(device={payload['device']!r}). {FIX}")
         try:
             state.optimizer.load_state_dict(payload["optimizer"])
             state.order.set_state(payload["rng"]["order"])
@@ -373,7 +379,7 @@ def _resume(path: Path, key: str, cfg: dict, device: torch.device, template: VAE
                 state.auxiliary.load_state_dict(payload["auxiliary"]["model"])
                 state.auxiliary_optimizer.load_state_dict(payload["auxiliary"]["optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"{path} has an optimizer or RNG state that does not fit ({exc}). {fix}") from None
+            raise CheckpointError(f"{path} has an optimizer or RNG state that does not fit ({exc}). {FIX}") from None
     return state
 
 

@@ -39,8 +39,8 @@ REGISTRY: dict[str, Objective] = {spec.name: spec for spec in (BETA_VAE, CAPACIT
 OBJECTIVES = tuple(REGISTRY)
 
 __all__ = ["OBJECTIVES", "REGISTRY", "REQUIRED_TERMS", "Auxiliary", "Batch", "Objective", "auxiliary_spec",
-           "batch_terms", "beta_schedule", "beta_vae_terms", "capacity_schedule", "capacity_terms", "check_latent_dim",
-           "check_min_batch", "elbo_terms", "kl_per_factor", "linear_ramp", "logged_terms", "min_batch",
+           "batch_terms", "beta_schedule", "beta_vae_terms", "capacity_schedule", "capacity_terms", "check_min_batch",
+           "elbo_terms", "fit_latent_dim", "kl_per_factor", "linear_ramp", "logged_terms", "min_batch",
            "normalize_objective_config", "schedule_values"]
 
 
@@ -82,12 +82,12 @@ def check_min_batch(config: dict, count: int, what: str) -> None:
                          f"{count}; make {what} at least {least}")
 
 
-def check_latent_dim(config: dict, latent_dim: int) -> None:
-    """A ValueError when the options of the objective ``config`` (normalised) do not fit a latent code of
-    ``latent_dim`` dimensions, e.g. mi_regularised's ``c_dims`` (:attr:`.base.Objective.check_latent`)."""
+def fit_latent_dim(config: dict, latent_dim: int) -> dict:
+    """The objective ``config`` (normalised) for a latent code of ``latent_dim`` dimensions: its options that
+    depend on the dimension made explicit, e.g. mi_regularised's ``c_dims`` (:attr:`.base.Objective.fit_latent`);
+    a ValueError when they do not fit."""
     spec = REGISTRY[config["name"]]
-    if spec.check_latent is not None:
-        spec.check_latent(config, latent_dim)
+    return config if spec.fit_latent is None else spec.fit_latent(config, latent_dim)
 
 
 def auxiliary_spec(config: dict) -> Auxiliary | None:

@@ -90,8 +90,9 @@ class Objective:
         ``batch_size`` and the data must reach it, and the training loop and ``evaluate`` join a shorter last batch
         of an epoch to the one before it.
     auxiliary : a network trained beside the VAE (:class:`Auxiliary`), or None.
-    check_latent : (normalised config, latent dimension d) -> anything; raises ValueError when the options do not
-        fit a code of d dimensions (e.g. latent indices), or None when any d fits.
+    fit_latent : (normalised config, latent dimension d) -> the config with the options that depend on d made
+        explicit (mi_regularised's ``c_dims`` None -> the first half), so that one model has one config; raises
+        ValueError when the options do not fit a code of d dimensions (e.g. latent indices). None when any d fits.
     """
 
     name: str
@@ -104,7 +105,7 @@ class Objective:
     logged: tuple[str, ...] = ()
     min_batch: int = 1
     auxiliary: Auxiliary | None = None
-    check_latent: Callable[[dict, int], object] | None = None
+    fit_latent: Callable[[dict, int], dict] | None = None
 
     def normalize(self, config: dict) -> dict:
         """``config`` checked and completed with the defaults; a ValueError names a bad or missing option."""

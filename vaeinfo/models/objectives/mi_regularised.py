@@ -24,7 +24,9 @@ Logged per epoch (``train_<name>``, ``val_<name>`` in the training history): ``m
 ``kl_c`` and ``kl_z`` = the KL term split between c and the other dimensions (their sum is ``kl``).
 
 Which dimensions form c: ``c_dims``, a list of latent indices, or None for the first half, dimensions
-0 .. ceil(d/2) - 1 (the authors' code regularises the second half; any split is a list away).
+0 .. ceil(d/2) - 1 (the authors' code regularises the second half; any split is a list away). A training config
+(:func:`vaeinfo.training.config.normalize_config`) writes None out as that list, so both train one model under one
+cache key.
 """
 
 from __future__ import annotations
@@ -133,5 +135,5 @@ MI_REGULARISED = Objective(
     terms=mi_regularised_terms,
     check=_check,
     logged=LOGGED,
-    check_latent=lambda cfg, d: code_split(cfg["c_dims"], d),
+    fit_latent=lambda cfg, d: {**cfg, "c_dims": code_split(cfg["c_dims"], d)[0]},
 )

@@ -132,11 +132,18 @@ def tcvae_terms(log_lik: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, z
             "marginal_kl": marginal}
 
 
-def iterations_to_epochs(iterations: float, batch_size: int, dataset_size: int) -> float:
-    """A length in training steps as epochs of ceil(N / B) steps (e.g. Chen et al.'s warmup_iter -> warmup_epochs)."""
-    if batch_size < 1 or dataset_size < 1:
-        raise ValueError(f"batch_size and dataset_size must be >= 1, got {batch_size} and {dataset_size}")
-    return iterations / math.ceil(dataset_size / batch_size)
+def iterations_to_epochs(iterations: float, batch_size: int, dataset_size: int, least: int = 1) -> float:
+    """A length in training steps as epochs of the training loop's steps (e.g. Chen et al.'s warmup_iter ->
+    warmup_epochs): ceil(N / B) steps per epoch, one fewer when the last batch is shorter than ``least`` (the
+    objective's :func:`~vaeinfo.models.objectives.min_batch`; 2 for beta-TCVAE) and the loop joins it to the one
+    before."""
+    if batch_size < 1 or dataset_size < 1 or least < 1:
+        raise ValueError(f"batch_size, dataset_size and least must be >= 1, got {batch_size}, {dataset_size} and "
+                         f"{least}")
+    steps = math.ceil(dataset_size / batch_size)
+    if steps > 1 and dataset_size % batch_size and dataset_size % batch_size < least:
+        steps -= 1
+    return iterations / steps
 
 
 def _check_sizes(batch_size: int, dataset_size: int) -> None:
