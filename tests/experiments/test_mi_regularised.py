@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from vaeinfo.data import DataSource
 from vaeinfo.experiments import mi_regularised as mx
 from vaeinfo.info.mi import factor_mi
 from vaeinfo.models.contract import decode_mean
@@ -60,7 +61,8 @@ def test_every_model_is_measured_as_stated(digits_experiment):
     """mi = factor_mi of the validation encodings; its c and z sums; the bounds and KL halves of the last validation
     pass; MSE per pixel of the decoded means, by hand."""
     exp, _ = digits_experiment
-    assert exp.train_source["fallback"] and exp.validation.source.name == "digits"
+    assert isinstance(exp.train_source, DataSource) and exp.train_source.fallback and exp.train_source.split == "train"
+    assert exp.validation.source.name == "digits"
     assert sorted(exp.reports) == [(0, 0.0), (0, 1.0), (0, 2.0)] and [r.lam for r in exp.sweep()] == [0.0, 1.0, 2.0]
     assert exp.pair(0) == (exp.reports[(0, 0.0)], exp.reports[(0, 1.0)])
     for report in exp.reports.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -278,8 +279,9 @@ def test_save_grids_writes_the_pngs_and_returns_the_numbers_behind_them(model, i
 
     trav, topk = traversal(model, images, mi, debounce=0), topk_generation(model, images[:3], mi, debounce=0)
     values, ks = np.array([-1.0, 0.0, 2.0]), [10_000, 5_000, 2, 0]  # both above d: one row "k = d", not two
-    sliders = [s.value for s in trav.sliders]
+    sliders, open_before = [s.value for s in trav.sliders], plt.get_fignums()
     numbers = save_grids((trav, topk), mi, tmp_path / "out", "07_test", values=values, ks=ks, repeats=2)
+    assert plt.get_fignums() == open_before  # both figures closed once saved
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "07_test_topk.pdf", "07_test_topk.png", "07_test_traversal.pdf", "07_test_traversal.png"]
     for stem in ("07_test_topk", "07_test_traversal"):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..checks import check_integer, is_integer
-from ..data import ImageData
+from ..data import DataSource, ImageData
 from ..data.mnist import load_mnist
 from ..data.spec import mnist_spec
 from ..info.influence import reconstruction_mse, topk_reconstructions, traversal_images, traversal_values
@@ -130,14 +130,15 @@ class MiRegExperiment:
     lam : the lambda of the MI-regularised model of each layout.
     lambdas : the sweep's lambdas (first layout).
     reports : (layout index, lambda) -> :class:`ModelReport`.
-    train_source, validation : the training data's source record, and the validation images.
+    train_source, validation : the training images' DataSource (as the sweep's workers loaded them), and the
+        validation images.
     """
 
     layouts: list[Layout]
     lam: float
     lambdas: list[float]
     reports: dict[tuple[int, float], ModelReport]
-    train_source: dict
+    train_source: DataSource
     validation: ImageData
 
     def pair(self, i: int) -> tuple[ModelReport, ModelReport]:
@@ -206,7 +207,7 @@ def mi_regularised_experiment(*, data_dir=None, download: bool = False, allow_fa
     runs = run_many(configs, specs[0], validation=specs[1], cache_dir=cache_dir, scheduler=scheduler,
                     workers=workers)
     reports = {(i, v): measure(run, layouts[i], v, validation) for (i, v), run in zip(wanted, runs)}
-    return MiRegExperiment(layouts, float(lam), lambdas, reports, runs[0].source, validation)
+    return MiRegExperiment(layouts, float(lam), lambdas, reports, DataSource(**runs[0].source), validation)
 
 
 def measure(run: RunResult, layout: Layout, lam: float, validation: ImageData) -> ModelReport:

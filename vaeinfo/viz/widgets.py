@@ -36,6 +36,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from PIL import Image as PILImage
@@ -426,7 +427,8 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
 
     Writes ``<out_dir>/<name>_traversal.png/.pdf`` (:func:`traversal_frames` at ``values``, one row per slider,
     labelled with its factor and I(X; Z_h)) and ``<out_dir>/<name>_topk.png/.pdf`` (the originals above
-    :func:`topk_frames` at ``ks``, each k capped at the k slider's maximum d, repeats dropped: :func:`clip_ks`).
+    :func:`topk_frames` at ``ks``, each k capped at the k slider's maximum d, repeats dropped: :func:`clip_ks`), and
+    closes both figures (show the saved files, e.g. ``IPython.display.Image(filename=...)``).
 
     Parameters
     ----------
@@ -445,10 +447,13 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
     trav, topk = views
     ks_here = clip_ks(ks, topk.k.max)
     frames = traversal_frames(trav, values)
-    save_figure(labelled_grid(frames.clip(0, 1), [f"z{h}  {mi[h]:.2f}" for h in trav.factors],
-                              [f"{v:+.1f}" for v in values], cell_inches), Path(out_dir) / f"{name}_traversal")
     grid = np.concatenate([topk.originals[None], topk_frames(topk, ks_here)])
-    save_figure(labelled_grid(grid.clip(0, 1), ["original"] + [f"k = {k}" for k in ks_here], cell_inches=cell_inches),
-                Path(out_dir) / f"{name}_topk")
+    figures = {"traversal": labelled_grid(frames.clip(0, 1), [f"z{h}  {mi[h]:.2f}" for h in trav.factors],
+                                          [f"{v:+.1f}" for v in values], cell_inches),
+               "topk": labelled_grid(grid.clip(0, 1), ["original"] + [f"k = {k}" for k in ks_here],
+                                     cell_inches=cell_inches)}
+    for kind, fig in figures.items():
+        save_figure(fig, Path(out_dir) / f"{name}_{kind}")
+        plt.close(fig)  # saved, not shown: a notebook displays the PNG files (notebook 07)
     return {"factors": trav.factors, "factor_mi_nats": mi[trav.factors], "values": values, "k": ks_here,
             "render_ms": {"traversal": update_ms(trav, repeats), "topk": update_ms(topk, repeats)}}
