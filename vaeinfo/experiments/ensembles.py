@@ -29,10 +29,10 @@ fusion                     200 evaluation images, SGD lr 3, 20,000 steps        
                            (``paper``); Adam 0.05, 300 steps (``quick``: their   ours
                            SGD needs ~1,000 steps to leave its start,
                            :func:`vaeinfo.info.fingerprints.fuse`)
-fused space                1-D (``dim=1``; both of their fusion notebooks fuse   ours
-                           into 2-D: ``fusion_space_dimensionality = 2``,
-                           ``re_emb_dim = 2``; ``fuse_hotspots(dim=2)`` is
-                           theirs, not yet re-run here)
+fused space                2-D (``paper``; both of their fusion notebooks:       theirs
+                           ``fusion_space_dimensionality = 2``,
+                           ``re_emb_dim = 2``); 1-D (``quick``,                  ours
+                           ``ensemble_fusion_dim``)
 =========================  ====================================================  ========
 
 On dSprites (:func:`train_dsprites_ensemble`) the members are notebook 09's β-VAEs (an MLP on the 64x64 images,
