@@ -325,9 +325,15 @@ def test_a_notebook_whose_optional_data_is_absent_is_skipped_but_an_error_when_a
 
 
 def test_a_failed_notebook_never_shows_an_earlier_runs_numbers(tmp_path):
+    """Nor its figures: those of an earlier run go, those it wrote before failing stay, other notebooks' stay."""
     folder, out = tmp_path / "nbs", tmp_path / "out"
-    notebook(folder, "01_fails", "raise ValueError('the data is bad\\nsecond line')")
+    notebook(folder, "01_fails", "from pathlib import Path\nPath(out_dir, '01_partial.png').write_bytes(b'new')\n"
+                                 "raise ValueError('the data is bad\\nsecond line')",
+             params="profile = 'x'\nout_dir = 'x'")
     (out / "results").mkdir(parents=True)
+    for old in ("01_fails.png", "01_fails.pdf", "01_fails_detail.png", "02_other.png", "01_partial.png"):
+        (out / old).write_bytes(b"old")
+        os.utime(out / old, (time.time() - 60, time.time() - 60))
     (out / "results" / "01_fails.json").write_text(json.dumps({"name": "01_fails", "summary": "OLD NUMBERS 0.99"}))
     for table in ("01_fails.md", "01_fails.csv"):  # its tables from the earlier run went too
         (out / "results" / table).write_text("OLD NUMBERS")
@@ -337,6 +343,8 @@ def test_a_failed_notebook_never_shows_an_earlier_runs_numbers(tmp_path):
     row = [line for line in result.stdout.splitlines() if line.startswith("01_fails ")][0]
     assert "FAILED" in row and row.endswith("ValueError: the data is bad") and "OLD NUMBERS" not in result.stdout
     assert sorted(p.name for p in (out / "results").iterdir()) == ["01_fails_other.json"]
+    assert sorted(p.name for p in out.glob("0*")) == ["01_partial.png", "02_other.png"]
+    assert (out / "01_partial.png").read_bytes() == b"new"
     assert result.stdout.strip().splitlines()[-1] == "reproduce: 0 ran, 0 skipped, 1 failed (01_fails)"
 
 

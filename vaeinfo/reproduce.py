@@ -18,9 +18,11 @@ absent data set (05 needs CelebA) is skipped, saying why, unless it was asked fo
 error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with its paths made relative and papermill's
 timings removed, its log to ``<out>/executed/NN_name.log``; the source is never overwritten. A notebook's results
 files (json and its md/csv tables) are deleted before it runs, so a failed notebook's row shows its error, never an
-earlier run's numbers. Exit status: 0 when no notebook failed (skipped ones included), 1 when a notebook failed or
-the data is bad, 2 on bad usage (a profile's value of another kind than the notebooks' default included:
-:func:`check_types`), 130 when interrupted (Ctrl-C or SIGTERM; :func:`run_notebook` says what is kept).
+earlier run's numbers; when it fails, its figures from earlier runs (``<out>/NN_*.png`` and ``.pdf`` older than the
+run) go too, and those it wrote before failing stay. Exit status: 0 when no notebook failed (skipped ones
+included), 1 when a notebook failed or the data is bad, 2 on bad usage (a profile's value of another kind than the
+notebooks' default included: :func:`check_types`), 130 when interrupted (Ctrl-C or SIGTERM; :func:`run_notebook`
+says what is kept).
 """
 
 from __future__ import annotations
@@ -332,7 +334,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
     executed.parent.mkdir(parents=True, exist_ok=True)
     _forget_results(results)  # never report an earlier run's numbers
     print(f"\n=== {notebook.name} ({params.get('profile')}) ===", flush=True)
-    start = time.perf_counter()
+    started, start = time.time(), time.perf_counter()
     with _log_to(log_path), _removed_on_interrupt(partial):
         try:
             pm.execute_notebook(
@@ -351,6 +353,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
         os.replace(partial, executed)
     if error is not None:
         _forget_results(results)
+        _forget_figures(out, notebook.stem, started)
         return Outcome(notebook.stem, "FAILED", seconds, error)
     return Outcome(notebook.stem, "ok", seconds, _summary(results))
 
@@ -383,6 +386,15 @@ def _forget_results(results: Path) -> None:
     """Delete a notebook's results files, ``<out>/results/NN_name.json`` and its tables ``.md``/``.csv``."""
     for suffix in (".json", ".md", ".csv"):
         results.with_suffix(suffix).unlink(missing_ok=True)
+
+
+def _forget_figures(out: Path, stem: str, before: float) -> None:
+    """Delete notebook ``stem``'s figures that an earlier run wrote: ``<out>/NN_*.png`` and ``.pdf`` (NN its number)
+    last modified before ``before`` (seconds since the epoch)."""
+    number = stem.split("_", 1)[0]
+    for path in (*out.glob(f"{number}_*.png"), *out.glob(f"{number}_*.pdf")):
+        if path.is_file() and path.stat().st_mtime < before:
+            path.unlink()
 
 
 def first_line(exc: Exception) -> str:
