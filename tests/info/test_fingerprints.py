@@ -324,7 +324,7 @@ def test_fusing_copies_of_a_channel_recovers_it():
     stack = np.stack([fp.fingerprint(3.0 * cluster + rng.normal(0, 0.2, 48), np.full(48, 2 * math.log(0.3)))
                       for _ in range(3)])
     fused = fp.fuse(stack, similarity="vi", steps=600, seed=0)
-    assert fused.mu.shape == (48, 1) and fused.history.shape == (600,)
+    assert fused.mu.shape == (48, 1) and fused.history.shape == (601,)
     assert np.all(fused.nmi > 0.9)
     assert abs(fused.info_bits - 2.0) < 0.25
     assert fused.history[-1] > fused.history[0]  # the similarity went up
@@ -334,15 +334,21 @@ def test_fusing_copies_of_a_channel_recovers_it():
     assert np.all(adam.nmi > 0.9)  # measured 0.992-0.994: Adam leaves the overlapping start in far fewer steps
 
 
-def test_fusion_history_starts_at_the_starting_similarity():
+def test_fusion_history_runs_from_the_start_to_the_returned_posteriors():
     """history[k] is recorded before step k: history[0] is exp(-VI(F, U)) at the start, where the posteriors of F
-    coincide to init_std = 1e-6 (F carries nothing: VI = H~(U) = 2 I_U - I_UU nats, to ~1e-12)."""
+    coincide to init_std = 1e-6 (F carries nothing: VI = H~(U) = 2 I_U - I_UU nats, to ~1e-12); its last entry is
+    the similarity of the posteriors returned, recomputed here from their fingerprint."""
     rng = np.random.default_rng(4)
     stack = np.stack([fp.fingerprint(rng.normal(0, 2, 12), rng.uniform(-2, 0, 12)) for _ in range(2)])
     fused = fp.fuse(stack, similarity="vi", optimizer="adam", lr=0.05, steps=2, init_std=1e-6)
     entropy = (2 * fp.channel_info(stack) - fp.channel_info(2 * stack)) * LN2
     assert fused.history[0] == pytest.approx(np.exp(-entropy).mean(), abs=1e-9)
     assert abs(fused.history[1] - fused.history[0]) > 1e-6  # after one Adam step: 2.2e-5 away, >> the 1e-9 above
+    assert fused.history.shape == (3,)
+    f = fp.fingerprint(fused.mu[:, 0], fused.logvar[:, 0])
+    vi = (2 * fp.channel_info(f + stack) - fp.channel_info(2 * f) - fp.channel_info(2 * stack)) * LN2  # (2,) nats
+    assert fused.history[-1] == pytest.approx(np.exp(-vi).mean(), abs=1e-9)
+    assert abs(fused.history[-1] - fused.history[1]) > 1e-6  # the second step moved it: not the value before it
 
 
 def test_fuse_and_information_reject_bad_input():

@@ -450,8 +450,8 @@ class Fusion:
     mu, logvar : (N, dim) posteriors of the N evaluation points in the fused space.
     similarity : the similarity maximised (``"info"``, ``"vi"`` or ``"nmi"``).
     optimizer : ``"sgd"`` or ``"adam"``.
-    history : (steps,) mean similarity to the channels before each step (history[0]: at the start; the final
-        parameters' value is not recorded), in nats for "info"; exp(-VI in nats) for "vi"; NMI.
+    history : (steps + 1,) mean similarity to the channels before each step and, last, of the returned
+        posteriors (history[0]: at the start), in nats for "info"; exp(-VI in nats) for "vi"; NMI.
     info_bits : I(F; X) of the fused representation, bits.
     nmi : (M,) NMI between the fused representation and each channel of the set.
     """
@@ -514,7 +514,7 @@ def fuse(distances: Any, *, dim: int = 1, similarity: str = "vi", steps: int = 2
     mu = (init_std * torch.randn(n, dim, generator=generator, dtype=torch.float64)).requires_grad_()
     logvar = torch.zeros(n, dim, dtype=torch.float64, requires_grad=True)
     step_rule = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)([mu, logvar], lr=lr)
-    history = np.empty(steps)
+    history = np.empty(steps + 1)
     with torch_threads(1 if target.numel() < SMALL_FUSION else None):
         for step in range(steps):
             step_rule.zero_grad()
@@ -524,6 +524,7 @@ def fuse(distances: Any, *, dim: int = 1, similarity: str = "vi", steps: int = 2
             history[step] = value.item()
     with torch.no_grad():
         fused = _fused_distances(mu, logvar)
+        history[steps] = _similarity(fused, target, info_u, info_uu, similarity).mean().item()
         info_f, info_ff = _info_nats(fused), _info_nats(2.0 * fused)
         info_fu = _info_nats(fused + target)
         nmi = (info_f + info_u - info_fu) / torch.sqrt((2 * info_f - info_ff) * (2 * info_u - info_uu))
