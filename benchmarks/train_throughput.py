@@ -25,7 +25,8 @@ the median ratio beside it.
 FLOPs per image: ``torch.utils.flop_counter.FlopCounterMode`` over one training step at batch 100 (forward, loss,
 backward; it counts matrix products and convolutions -- 2 FLOPs per multiply-add -- including the backward's
 input and weight gradients, and skips element-wise work, a few per cent). Both sides compute the same products.
-Peak FP32 rate: CPUs x clock x FLOPs per cycle per core, the clock from ``/proc/cpuinfo`` (the nominal clock: a
+Peak FP32 rate: physical cores x clock x FLOPs per cycle per core (the cores under the available CPUs, SMT
+siblings counted once), the clock from ``/proc/cpuinfo`` (the nominal clock: a
 core boosting above it makes the fraction an overestimate) and FLOPs per cycle from the CPU's vector units (AMD
 family 25 = Zen 3/4: two 256-bit FMA pipes = 32; family 26 = Zen 5 and Intel with AVX-512: two 512-bit FMA = 64;
 other AVX2 + FMA: 32); ``--peak-gflops`` overrides it.
@@ -208,17 +209,52 @@ def training_flops_per_image(cfg: dict) -> float:
     return counter.get_total_flops() / BATCH
 
 
+def _cpuinfo_text() -> str:
+    """/proc/cpuinfo, or "" where there is none."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def _cpu_set(count: int) -> set[int]:
+    """The logical CPUs this process may run on (Linux), else the first ``count``."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except AttributeError:
+        return set(range(count))
+
+
+def processors(text: str) -> list[dict[str, str]]:
+    """The fields of each processor block of /proc/cpuinfo ``text``, in order."""
+    blocks = []
+    for block in text.strip().split("\n\n"):
+        fields = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
 def _cpuinfo() -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    fields = {}
-    for line in text.split("\n\n")[0].splitlines():
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
-    return fields
+    return (processors(_cpuinfo_text()) or [{}])[0]
+
+
+def physical_cores(text: str, cpus: set[int]) -> int:
+    """How many physical cores the logical CPUs ``cpus`` sit on, from /proc/cpuinfo ``text``: the distinct
+    (physical id, core id) pairs of their blocks, so that SMT siblings count once; ``len(cpus)`` where a block or
+    field is missing."""
+    blocks = {b.get("processor"): b for b in processors(text)}
+    pairs = set()
+    for cpu in cpus:
+        block = blocks.get(str(cpu), {})
+        if "physical id" not in block or "core id" not in block:
+            return len(cpus)
+        pairs.add((block["physical id"], block["core id"]))
+    return len(pairs)
 
 
 def flops_per_cycle(info: dict[str, str]) -> int:
@@ -245,12 +281,16 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size ** 3 / best / 1e9
 
 
-def peak_gflops(cpus: int) -> tuple[float, str]:
-    """The CPUs' peak FP32 rate in GFLOP/s and how it was reckoned."""
-    info = _cpuinfo()
+def peak_gflops(cpus: int, allowed: set[int]) -> tuple[float, str]:
+    """The peak FP32 rate in GFLOP/s, and how it was reckoned, of ``cpus`` usable CPUs (:func:`available_cpus`)
+    among the logical CPUs ``allowed`` (the affinity mask): at most the physical cores under them, since two SMT
+    threads of one core share its vector units."""
+    text = _cpuinfo_text()
+    info = (processors(text) or [{}])[0]
     mhz, per_cycle = float(info.get("cpu MHz", "0") or 0), flops_per_cycle(info)
-    how = f"{cpus} cores x {mhz / 1000:.2f} GHz x {per_cycle} FLOP/cycle"
-    return cpus * mhz / 1000 * per_cycle, how
+    cores = min(cpus, physical_cores(text, allowed))
+    how = f"{cores} cores ({cpus} CPUs) x {mhz / 1000:.2f} GHz x {per_cycle} FLOP/cycle"
+    return cores * mhz / 1000 * per_cycle, how
 
 
 # ----------------------------------------------------------------------------- the table
@@ -518,7 +558,7 @@ def main() -> None:
         print(profile())
         return
     cpus = available_cpus()
-    peak, how = peak_gflops(cpus)
+    peak, how = peak_gflops(cpus, _cpu_set(cpus))
     if args.peak_gflops:
         peak, how = args.peak_gflops, "given with --peak-gflops"
     tf_spec = importlib.util.find_spec("tensorflow")
