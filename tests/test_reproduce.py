@@ -541,3 +541,13 @@ def test_the_scripts_test_mode_reads_the_data_folder_given_before_it(mnist_root)
                             capture_output=True, text=True, cwd=REPO, timeout=600, env=env, stdin=subprocess.DEVNULL)
     assert result.returncode == 0 and "1 passed" in result.stdout and "skipped" not in result.stdout, \
         result.stdout[-2000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", ["executed", "results", "local", "screenshots", "../x", ""])
+def test_a_profile_named_like_a_folder_of_figures_is_refused(name):
+    """Its outputs would land in figures/<name>/ beside (or over) what is not a profile's: e.g. the README's
+    screenshots, which a failed notebook 07 of that profile would delete."""
+    from vaeinfo.reproduce import load_profile
+
+    with pytest.raises(ValueError, match="bad profile name"):
+        load_profile(name)

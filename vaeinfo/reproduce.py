@@ -18,8 +18,8 @@ absent data set (05 needs CelebA) is skipped, saying why, unless it was asked fo
 error). The executed copy goes to ``<out>/executed/NN_name.ipynb`` with its paths made relative and papermill's
 timings removed, its log to ``<out>/executed/NN_name.log``; the source is never overwritten. A notebook's results
 files (json and its md/csv tables) are deleted before it runs, so a failed notebook's row shows its error, never an
-earlier run's numbers; when it fails, its figures from earlier runs (``<out>/NN_*.png`` and ``.pdf`` older than the
-run) go too, and those it wrote before failing stay. Exit status: 0 when no notebook failed (skipped ones
+earlier run's numbers; when it fails, its figures from earlier runs (``<out>/NN_*.png`` and ``.pdf`` it did not
+rewrite) go too, and those it wrote before failing stay. Exit status: 0 when no notebook failed (skipped ones
 included), 1 when a notebook failed or the data is bad, 2 on bad usage (a profile's value of another kind than the
 notebooks' default included: :func:`check_types`), 130 when interrupted (Ctrl-C or SIGTERM; :func:`run_notebook`
 says what is kept).
@@ -54,7 +54,7 @@ from .io import CACHE_ENV, SCHEDULER_ADDRESS, atomic_write_text
 from .results import update_readme, update_references
 
 REPO = Path(__file__).resolve().parent.parent
-RESERVED = ("executed", "results", "local")  # folders of figures/ that are not a profile's output
+RESERVED = ("executed", "results", "local", "screenshots")  # folders of figures/ that are not a profile's output
 REFERENCES = REPO / "params" / "references" / "authors.yaml"  # the numbers of the README paper-vs-here table
 INJECTED = ("download", "out_dir", "interactive", "scheduler", "workers")  # set by the driver (the last two may
 # also come from a profile), passed only to the notebooks that declare them
@@ -334,7 +334,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
     executed.parent.mkdir(parents=True, exist_ok=True)
     _forget_results(results)  # never report an earlier run's numbers
     print(f"\n=== {notebook.name} ({params.get('profile')}) ===", flush=True)
-    started, start = time.time(), time.perf_counter()
+    earlier, start = _figures(out, notebook.stem), time.perf_counter()
     with _log_to(log_path), _removed_on_interrupt(partial):
         try:
             pm.execute_notebook(
@@ -353,7 +353,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
         os.replace(partial, executed)
     if error is not None:
         _forget_results(results)
-        _forget_figures(out, notebook.stem, started)
+        _forget_figures(out, notebook.stem, earlier)
         return Outcome(notebook.stem, "FAILED", seconds, error)
     return Outcome(notebook.stem, "ok", seconds, _summary(results))
 
@@ -388,12 +388,18 @@ def _forget_results(results: Path) -> None:
         results.with_suffix(suffix).unlink(missing_ok=True)
 
 
-def _forget_figures(out: Path, stem: str, before: float) -> None:
-    """Delete notebook ``stem``'s figures that an earlier run wrote: ``<out>/NN_*.png`` and ``.pdf`` (NN its number)
-    last modified before ``before`` (seconds since the epoch)."""
+def _figures(out: Path, stem: str) -> dict[Path, tuple[int, int]]:
+    """Notebook ``stem``'s figures in ``out`` now, ``<out>/NN_*.png`` and ``.pdf`` (NN its number), each with its
+    (inode, mtime in ns): a figure written since has another (atomic writes replace the file)."""
     number = stem.split("_", 1)[0]
-    for path in (*out.glob(f"{number}_*.png"), *out.glob(f"{number}_*.pdf")):
-        if path.is_file() and path.stat().st_mtime < before:
+    paths = (*out.glob(f"{number}_*.png"), *out.glob(f"{number}_*.pdf"))
+    return {p: (s.st_ino, s.st_mtime_ns) for p in paths if p.is_file() for s in [p.stat()]}
+
+
+def _forget_figures(out: Path, stem: str, earlier: dict[Path, tuple[int, int]]) -> None:
+    """Delete those of the ``earlier`` figures (:func:`_figures` before the run) that the run did not rewrite."""
+    for path, stamp in _figures(out, stem).items():
+        if earlier.get(path) == stamp:
             path.unlink()
 
 

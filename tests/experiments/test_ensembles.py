@@ -329,3 +329,27 @@ def test_a_dsprites_ensemble_is_notebook_09s_beta_vaes_with_factor_labels(tmp_pa
     assert e.points.labels.shape == (40, 5) and e.mu.shape == (40, 6) and len(e.train_data.images) == 300
     again = ens.train_dsprites_ensemble(settings, training, n_points=40, workers=1, cache_dir=tmp_path)
     assert all(r.cached for r in again.runs) and np.array_equal(again.mu, e.mu)
+
+
+def test_fused_axis_is_the_dimension_that_follows_the_channels():
+    """Channels that follow the fused space's second axis (one of them flipped): axis 1, whatever the sign; a 1-D
+    fusion has only axis 0; mismatched point counts are refused."""
+    rng = np.random.default_rng(0)
+    fused = rng.normal(size=(50, 2))
+    members = np.stack([fused[:, 1] + 0.1 * rng.normal(size=50), -fused[:, 1] + 0.1 * rng.normal(size=50)])
+    assert ens.fused_axis(fused, members) == 1
+    assert ens.fused_axis(fused[:, ::-1], members) == 0
+    assert ens.fused_axis(fused[:, :1], members) == 0
+    with pytest.raises(ValueError, match="fused means of 50 points against channel means of 49"):
+        ens.fused_axis(fused, members[:, 1:])
+
+
+def test_fusion_into_two_dimensions_as_the_authors(tmp_path):
+    """fuse_hotspots(dim=2), the paper profile's: (N, 2) posteriors, one history entry per step plus the end."""
+    rng = np.random.default_rng(1)
+    cluster = np.repeat(np.arange(4), 10)
+    stack = np.stack([fp.fingerprint(3.0 * cluster + rng.normal(0, 0.2, 40), np.full(40, 2 * math.log(0.3)))
+                      for _ in range(2)])
+    fused = fp.fuse(stack, dim=2, similarity="vi", optimizer="adam", lr=0.05, steps=100, seed=0)
+    assert fused.mu.shape == fused.logvar.shape == (40, 2) and fused.history.shape == (101,)
+    assert np.all(fused.nmi > 0.9)  # agrees with both copies, as the 1-D fusion does

@@ -4,8 +4,8 @@ drags a slider, and the image on screen changes to what the widget computes for 
 Needs Debian's Chromium at /usr/bin/chromium (``apt-get install chromium``; ``.ci/run`` installs
 it) and the test extra (voila, playwright). Deselect it with ``-m "not browser"`` or set ``VAEINFO_SKIP_BROWSER=1``;
 it never skips by itself. With ``VAEINFO_SCREENSHOTS=DIR`` the before/after screenshots are also copied to DIR
-(``VAEINFO_SCREENSHOTS=figures/screenshots`` makes the README's ``figures/screenshots/07_live_traversal.png``: not in
-``figures/`` itself, where ``NN_*`` files are notebook NN's figures, which a failed run of it deletes).
+(``VAEINFO_SCREENSHOTS=figures/screenshots`` makes the README's
+``figures/screenshots/07_live_traversal_screenshot.png``; not in ``figures/`` itself, where ``NN_*`` files are notebook NN's figures, which a failed run of it deletes).
 """
 
 from __future__ import annotations
@@ -209,8 +209,8 @@ def _publish(shots: list[Path]) -> None:
         return
     Path(target).mkdir(parents=True, exist_ok=True)
     before, after = shots
-    shutil.copyfile(before, Path(target) / "07_live_traversal_before.png")
-    shutil.copyfile(after, Path(target) / "07_live_traversal.png")
+    shutil.copyfile(before, Path(target) / "07_live_traversal_screenshot_before.png")  # not save_grids' names
+    shutil.copyfile(after, Path(target) / "07_live_traversal_screenshot.png")
 
 
 def _free_port() -> int:

@@ -449,3 +449,15 @@ def fuse_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *, points: int 
         fusions.append(fp.fuse(stack, dim=dim, similarity=similarity, optimizer=optimizer, steps=steps, lr=lr,
                                seed=seed + h))
     return fusions
+
+
+def fused_axis(fused_mu: np.ndarray, member_mu: np.ndarray) -> int:
+    """The dimension of a fused representation that follows its hotspot's channels best: the largest mean |Pearson
+    r| between the fused means (N, dim) in that dimension and each channel's means (n_h, N). The fusion objective
+    is the same under a swap or sign flip of the fused axes, so the first one need not be the one to draw."""
+    fused, members = np.atleast_2d(np.asarray(fused_mu, dtype=float).T), np.atleast_2d(member_mu)
+    if fused.shape[1] != members.shape[1]:
+        raise ValueError(f"fused_axis: fused means of {fused.shape[1]} points against channel means of "
+                         f"{members.shape[1]}")
+    r = np.corrcoef(np.vstack([fused, members]))[: len(fused), len(fused):]
+    return int(np.argmax(np.nan_to_num(np.abs(r)).mean(axis=1)))

@@ -143,7 +143,8 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
     Raises
     ------
     CheckpointError
-        The run's checkpoint is unreadable or does not match (left in place; fix: delete it or force=True).
+        The run's checkpoint is unreadable or does not match (left in place; the message ends with the fix,
+        :data:`vaeinfo.training.checkpoint.FIX`).
     TrainingDivergedError
         The loss became NaN/inf; the message names the step.
     ValueError

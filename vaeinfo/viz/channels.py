@@ -184,7 +184,8 @@ def fused_versus_members(fused_mu: list[np.ndarray], member_mu: list[np.ndarray]
 
     Parameters
     ----------
-    fused_mu : per hotspot, (N,) the fused representation's means (its first dimension).
+    fused_mu : per hotspot, (N,) the fused representation's means in one dimension (e.g.
+        :func:`vaeinfo.experiments.ensembles.fused_axis`).
     member_mu : per hotspot, (n_h, N) the means of its channels.
     titles : one title per panel.
     colour_by : optional (N,) integer per point (e.g. the digit), for the colours.

@@ -452,8 +452,11 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
                                           [f"{v:+.1f}" for v in values], cell_inches),
                "topk": labelled_grid(grid.clip(0, 1), ["original"] + [f"k = {k}" for k in ks_here],
                                      cell_inches=cell_inches)}
-    for kind, fig in figures.items():
-        save_figure(fig, Path(out_dir) / f"{name}_{kind}")
-        plt.close(fig)  # saved, not shown: a notebook displays the PNG files (notebook 07)
+    try:
+        for kind, fig in figures.items():
+            save_figure(fig, Path(out_dir) / f"{name}_{kind}")
+    finally:
+        for fig in figures.values():
+            plt.close(fig)  # saved, not shown: a notebook displays the PNG files (notebook 07)
     return {"factors": trav.factors, "factor_mi_nats": mi[trav.factors], "values": values, "k": ks_here,
             "render_ms": {"traversal": update_ms(trav, repeats), "topk": update_ms(topk, repeats)}}
