@@ -294,6 +294,20 @@ def test_save_grids_writes_the_pngs_and_returns_the_numbers_behind_them(model, i
     assert [s.value for s in trav.sliders] == sliders and topk.k.value == model.latent_dim  # sliders restored
 
 
+def test_save_grids_can_show_its_figures_inline_before_closing_them(model, images, mi, tmp_path, monkeypatch):
+    from vaeinfo.viz import widgets as w
+
+    shown = []
+    monkeypatch.setattr(w, "display", lambda fig: shown.append((fig, plt.fignum_exists(fig.number))))
+    views = traversal(model, images, mi, debounce=0), topk_generation(model, images[:3], mi, debounce=0)
+    open_before = plt.get_fignums()
+    w.save_grids(views, mi, tmp_path, "07_test", values=np.array([0.0]), ks=[1], repeats=1)
+    assert shown == [] and plt.get_fignums() == open_before  # show=False (the default): nothing displayed
+    w.save_grids(views, mi, tmp_path, "07_test", values=np.array([0.0]), ks=[1], repeats=1, show=True)
+    assert len(shown) == 2 and all(still_open for _, still_open in shown)  # traversal, top-k: shown while open
+    assert plt.get_fignums() == open_before  # and closed after
+
+
 def test_uint8_images_are_read_as_pixels_over_255_like_encode(model, images, mi):
     pixels = (images * 255).round().to(torch.uint8)
     view = traversal(model, pixels, mi, debounce=0)

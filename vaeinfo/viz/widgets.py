@@ -39,6 +39,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 from PIL import Image as PILImage
 
 from ..checks import check_integer
@@ -422,13 +423,14 @@ def update_ms(view: LiveView, repeats: int = 20) -> float:
 
 
 def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *, values, ks,
-               cell_inches: float = 0.8, repeats: int = 20) -> dict:
+               cell_inches: float = 0.8, repeats: int = 20, show: bool = False) -> dict:
     """Save the static grids of a (traversal, top-k) pair of views and time one update of each.
 
     Writes ``<out_dir>/<name>_traversal.png/.pdf`` (:func:`traversal_frames` at ``values``, one row per slider,
     labelled with its factor and I(X; Z_h)) and ``<out_dir>/<name>_topk.png/.pdf`` (the originals above
     :func:`topk_frames` at ``ks``, each k capped at the k slider's maximum d, repeats dropped: :func:`clip_ks`), and
-    closes both figures (show the saved files, e.g. ``IPython.display.Image(filename=...)``).
+    closes both figures, after showing them inline with ``show=True`` (in a notebook: as its own figures would be
+    shown, at the inline backend's resolution, not the files' 120 dpi).
 
     Parameters
     ----------
@@ -438,6 +440,7 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
     values : traversal values, e.g. ``traversal_values()``; ks : numbers of factors kept.
     cell_inches : size of one image in the grids (0.64 shows 64-px faces at about their own size at 100 dpi).
     repeats : renders timed per view by :func:`update_ms`.
+    show : display both figures (``IPython.display.display``) before closing them.
 
     Returns
     -------
@@ -455,8 +458,10 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
     try:
         for kind, fig in figures.items():
             save_figure(fig, Path(out_dir) / f"{name}_{kind}")
+            if show:
+                display(fig)
     finally:
         for fig in figures.values():
-            plt.close(fig)  # saved, not shown: a notebook displays the PNG files (notebook 07)
+            plt.close(fig)
     return {"factors": trav.factors, "factor_mi_nats": mi[trav.factors], "values": values, "k": ks_here,
             "render_ms": {"traversal": update_ms(trav, repeats), "topk": update_ms(topk, repeats)}}
