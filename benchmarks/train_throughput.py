@@ -65,7 +65,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from vaeinfo import __version__
-from vaeinfo.io import atomic_write_json, atomic_write_text, available_cpus
+from vaeinfo.io import allowed_cpus, atomic_write_json, atomic_write_text, available_cpus
 from vaeinfo.models.architectures import build_model, reparameterize
 from vaeinfo.models.objectives import beta_vae_terms
 from vaeinfo.training import encode as enc
@@ -217,14 +217,6 @@ def _cpuinfo_text() -> str:
         return ""
 
 
-def _cpu_set(count: int) -> set[int]:
-    """The logical CPUs this process may run on (Linux), else the first ``count``."""
-    try:
-        return set(os.sched_getaffinity(0))
-    except AttributeError:
-        return set(range(count))
-
-
 def processors(text: str) -> list[dict[str, str]]:
     """The fields of each processor block of /proc/cpuinfo ``text``, in order."""
     blocks = []
@@ -238,9 +230,9 @@ def processors(text: str) -> list[dict[str, str]]:
     return blocks
 
 
-def _cpuinfo() -> dict[str, str]:
-    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
-    return (processors(_cpuinfo_text()) or [{}])[0]
+def first_processor(text: str) -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo ``text`` (empty where there is none)."""
+    return (processors(text) or [{}])[0]
 
 
 def physical_cores(text: str, cpus: set[int]) -> int:
@@ -286,7 +278,7 @@ def peak_gflops(cpus: int, allowed: set[int]) -> tuple[float, str]:
     among the logical CPUs ``allowed`` (the affinity mask): at most the physical cores under them, since two SMT
     threads of one core share its vector units."""
     text = _cpuinfo_text()
-    info = (processors(text) or [{}])[0]
+    info = first_processor(text)
     mhz, per_cycle = float(info.get("cpu MHz", "0") or 0), flops_per_cycle(info)
     cores = min(cpus, physical_cores(text, allowed))
     how = f"{cores} cores ({cpus} CPUs) x {mhz / 1000:.2f} GHz x {per_cycle} FLOP/cycle"
@@ -532,7 +524,7 @@ def _layer_times(state, cfg: dict, x: torch.Tensor, steps: int) -> dict[str, tup
 
 
 def _cpu_name() -> str:
-    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+    return first_processor(_cpuinfo_text()).get("model name") or platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -558,7 +550,7 @@ def main() -> None:
         print(profile())
         return
     cpus = available_cpus()
-    peak, how = peak_gflops(cpus, _cpu_set(cpus))
+    peak, how = peak_gflops(cpus, allowed_cpus())
     if args.peak_gflops:
         peak, how = args.peak_gflops, "given with --peak-gflops"
     tf_spec = importlib.util.find_spec("tensorflow")

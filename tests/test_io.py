@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from vaeinfo.io import atomic_open, atomic_write_json, atomic_write_text, progress_bar
+from vaeinfo.io import allowed_cpus, atomic_open, atomic_write_json, atomic_write_text, available_cpus, progress_bar
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -153,3 +153,12 @@ def test_torch_threads_sets_the_count_inside_and_restores_it_after(three_threads
         torch.set_num_threads(1)
         raise RuntimeError("the block fails")
     assert torch.get_num_threads() == before  # restored, whatever the block set or raised
+
+
+def test_allowed_cpus_is_the_affinity_mask_and_bounds_available_cpus(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 5, 7}, raising=False)
+    assert allowed_cpus() == {0, 5, 7}
+    assert 1 <= available_cpus() <= 3  # a cgroup quota can only lower it
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert allowed_cpus() == {0, 1, 2, 3}

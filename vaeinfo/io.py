@@ -77,7 +77,8 @@ SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/]+|[^\s/:]+:\d+")
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache folder (trained models, decoded images): explicit argument > ``$VAEINFO_CACHE`` > ``~/.cache/vaeinfo``."""
+    """The cache folder (trained models, decoded images): explicit argument > ``$VAEINFO_CACHE`` >
+    ``~/.cache/vaeinfo``."""
     if cache_dir is not None and str(cache_dir) != "":
         return Path(cache_dir).expanduser().resolve()
     if os.environ.get(CACHE_ENV):
@@ -129,9 +130,16 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def allowed_cpus() -> set[int]:
+    """The logical CPUs this process may run on: its affinity mask (Linux), else all ``os.cpu_count()``."""
+    if hasattr(os, "sched_getaffinity"):
+        return set(os.sched_getaffinity(0))
+    return set(range(os.cpu_count() or 1))
+
+
 def available_cpus() -> int:
     """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota when there is one."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = len(allowed_cpus())
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
         if quota != "max":
