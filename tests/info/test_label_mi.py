@@ -155,14 +155,38 @@ def test_shuffled_trial_labels_move_whole_trials_within_subjects():
         lm.shuffled_trial_labels(y_bad, subject, trial, np.random.default_rng(0))
 
 
-def test_relevant_factors_threshold_is_the_quantile_of_the_null_maxima():
-    null = np.array([[0.1, 0.2], [0.3, 0.0]])  # maxima 0.2, 0.3; their median is 0.25
-    relevant, threshold = lm.relevant_factors(np.array([0.26, 0.25]), null, level=0.5)
-    assert threshold == pytest.approx(0.25) and relevant.tolist() == [0]
-    relevant, _ = lm.relevant_factors(np.array([0.4, 0.9]), null, level=0.5)
-    assert relevant.tolist() == [1, 0]  # by decreasing I(Z_h; Y)
+def test_relevant_factors_is_the_max_statistic_permutation_test():
+    """p = (1 + #{null maxima >= I}) / (1 + n) <= level: with 19 shuffles at 5 % a factor must beat every maximum;
+    with 39, all but one. The maxima here are 0.01, 0.02, ..."""
+    maxima = np.arange(1, 40) / 100
+    null = np.stack([maxima, np.zeros(39)], axis=1)
+    relevant, threshold = lm.relevant_factors(np.array([0.39, 0.385]), null[20:], level=0.05)
+    assert threshold == pytest.approx(0.39) and relevant.tolist() == []  # equal to the largest: p = 2/20 > 0.05
+    relevant, threshold = lm.relevant_factors(np.array([0.385, 0.3905]), null, level=0.05)
+    assert threshold == pytest.approx(0.38) and relevant.tolist() == [1, 0]  # p = 2/40 and 1/40; by decreasing I
+    relevant, threshold = lm.relevant_factors(np.array([0.375, 0.0]), null, level=0.05)
+    assert threshold == pytest.approx(0.38) and relevant.tolist() == []  # p = 3/40
+    for n, level in ((19, 0.05), (9, 0.1), (99, 0.01)):
+        threshold = lm.relevant_factors(np.zeros(2), null[-n:] if n <= 39 else np.ones((n, 2)), level=level)[1]
+        assert threshold == pytest.approx(0.39 if n <= 39 else 1.0)  # the smallest n allowed: the largest maximum
+    with pytest.raises(ValueError, match=r"18 label shuffles cannot show significance at level 0.05: .* use at least "
+                                         r"19 shuffles"):
+        lm.relevant_factors(np.zeros(2), null[:18])
     with pytest.raises(ValueError, match=r"null must be \(n_permutations >= 1, 3\)"):
         lm.relevant_factors(np.zeros(3), null)
+
+
+def test_label_mi_null_passes_its_method_on():
+    subject, trial, y = _trial_design()
+    mu = np.repeat(np.random.default_rng(1).standard_normal((len(y) // 4, 2)), 4, axis=0)
+    logvar = np.full_like(mu, -2.0)
+    grid = lm.label_mi_null(mu, logvar, y, subject, trial, 3, seed=4)
+    quad = lm.label_mi_null(mu, logvar, y, subject, trial, 3, seed=4, method="quad")
+    rng = np.random.default_rng(4)
+    expected = [lm.label_mi(mu, logvar, lm.shuffled_trial_labels(y, subject, trial, rng), "quad")
+                for _ in range(3)]
+    np.testing.assert_array_equal(quad, np.stack(expected))
+    assert not np.array_equal(grid, quad)
 
 
 def test_label_mi_null_finds_only_the_informative_factor():

@@ -179,6 +179,27 @@ def test_bounds_bracket_the_grid_estimate(seed):
     assert np.all(grid >= -TOL) and np.all(grid <= math.log(300) + TOL)
 
 
+@pytest.mark.parametrize("mu, var, upper, lower", [
+    # Means 0 and 1, unit variances: KL = 1/2 both ways, D_B = 1/8: -log((1 + e^-1/2) / 2), -log((1 + e^-1/8) / 2).
+    ((0.0, 1.0), (1.0, 1.0), 0.21907019637983863, 0.06054814524277621),
+    # One mean, variances 1 and 4: KL(1||2) = (1/4 - 1 + log 4) / 2, KL(2||1) = (4 - 1 - log 4) / 2 (asymmetric),
+    # D_B = 1/2 log(5/2) - 1/4 log 4.
+    ((0.0, 0.0), (1.0, 4.0), 0.23532021698855587, 0.05423066159818522),
+])
+def test_kt_bounds_of_two_components_are_their_closed_forms(mu, var, upper, lower):
+    mu, logvar = np.array(mu)[:, None], np.log(np.array(var))[:, None]
+    np.testing.assert_allclose(mi.factor_mi(mu, logvar, method="kt_upper"), [upper], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(mi.factor_mi(mu, logvar, method="kt_lower"), [lower], rtol=0, atol=1e-14)
+
+
+def test_kt_upper_on_a_subsample_bounds_the_subsample_only():
+    """n < N: 5,000 disjoint components (I = log 5000) on a 2,000-row subsample give log 2000, below I: the
+    documented limit of the subsampled 'upper' bound."""
+    mu, logvar = np.arange(5000.0)[:, None], np.full((5000, 1), math.log(1e-4))
+    np.testing.assert_allclose(mi.factor_mi(mu, logvar, method="kt_upper"), [math.log(2000)], atol=1e-9)
+    np.testing.assert_allclose(mi.factor_mi(mu, logvar, method="kt_upper", max_n=5000), [math.log(5000)], atol=1e-9)
+
+
 def test_gaussian_closed_form_gap_is_the_derived_kl():
     # gaussian - I = KL(q || N(m, V)) + 1/2 log(1 + m^2 / V), m = mean mu, V = aggregate variance, with
     # KL(q || N(m, V)) = 1/2 log(2 pi e V) - H(q). Both sides from the grid's H: agree within tol.

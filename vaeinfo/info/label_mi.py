@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..checks import check_integer, check_labels
@@ -99,21 +101,28 @@ def shuffled_trial_labels(y: np.ndarray, subject: np.ndarray, trial: np.ndarray,
 
 
 def label_mi_null(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray, subject: np.ndarray, trial: np.ndarray,
-                  n_permutations: int, seed: int | np.random.Generator = 0) -> np.ndarray:
-    """:func:`label_mi` under ``n_permutations`` label shuffles (:func:`shuffled_trial_labels`), (n_permutations, d)
-    nats: what I(Z_h; Y) looks like when the factors carry no label information."""
+                  n_permutations: int, seed: int | np.random.Generator = 0, method: str = "grid") -> np.ndarray:
+    """:func:`label_mi` (with the same ``method``) under ``n_permutations`` label shuffles
+    (:func:`shuffled_trial_labels`), (n_permutations, d) nats: what I(Z_h; Y) looks like when the factors carry no
+    label information."""
     check_integer(n_permutations, "n_permutations", low=1, meaning="label shuffles")
     rng = np.random.default_rng(seed)
-    return np.stack([label_mi(mu, logvar, shuffled_trial_labels(y, subject, trial, rng))
+    return np.stack([label_mi(mu, logvar, shuffled_trial_labels(y, subject, trial, rng), method)
                      for _ in range(n_permutations)])
 
 
 def relevant_factors(mi_label: np.ndarray, null: np.ndarray, level: float = 0.05) -> tuple[np.ndarray, float]:
-    """Factors whose I(Z_h; Y) exceeds the (1 - level) quantile of the largest shuffled-label value over all
-    factors (a threshold controlling the family-wise error over the d factors).
+    """Factors significant in a max-statistic permutation test at family-wise error ``level`` over the d factors.
+
+    With n shuffles and m_1 >= ... >= m_n the largest shuffled-label value over all factors in each, factor h's
+    p-value is (1 + #{k : m_k >= I(Z_h; Y)}) / (1 + n) (the observed labelling counted as one of the equally likely
+    labellings; Phipson & Smyth 2010), and h is relevant when that is <= ``level``: when I(Z_h; Y) exceeds the
+    threshold m_(j+1), j = floor(level (n + 1)) - 1 (with 50 shuffles at level 0.05: the second largest maximum).
 
     mi_label : (d,) nats; null : (n_permutations, d) nats from :func:`label_mi_null`.
     Returns the factor indices by decreasing I(Z_h; Y), and the threshold in nats.
+    Raises ValueError when no factor could reach ``level`` (fewer than 1 / level - 1 shuffles), naming how many
+    are needed.
     """
     mi_label, null = np.asarray(mi_label, dtype=np.float64), np.asarray(null, dtype=np.float64)
     if null.ndim != 2 or null.shape[1] != len(mi_label) or len(null) == 0:
@@ -121,6 +130,10 @@ def relevant_factors(mi_label: np.ndarray, null: np.ndarray, level: float = 0.05
     if not (np.isfinite(mi_label).all() and np.isfinite(null).all() and 0 < level < 1):
         raise ValueError(f"relevant_factors needs finite mi_label and null (NaN: {int(np.isnan(mi_label).sum())} and "
                          f"{int(np.isnan(null).sum())}) and 0 < level < 1 (got {level})")
-    threshold = float(np.quantile(null.max(axis=1), 1 - level))
+    exceeded = math.floor(level * (len(null) + 1) + 1e-9) - 1  # null maxima a relevant factor may fall below
+    if exceeded < 0:
+        raise ValueError(f"{len(null)} label shuffles cannot show significance at level {level}: the smallest "
+                         f"permutation p-value is 1/(n + 1); use at least {math.ceil(1 / level - 1 - 1e-9)} shuffles")
+    threshold = float(np.sort(null.max(axis=1))[::-1][exceeded])
     order = np.argsort(-mi_label, kind="stable")
     return order[mi_label[order] > threshold], threshold

@@ -14,8 +14,10 @@ grid          mixture entropy by quadrature of the FFT-gridded density    consis
 mc            nested Monte Carlo: -mean log q(z), z ~ q (exact inner sum) unbiased, MC error         O(S N d)
 quad          exact density on composite Gauss-Legendre nodes             reference, error ~1e-9     O(N P d)
 gaussian      the paper code's mean_i KL(N(mu_i, s_i^2) || N(0, s*^2))     upper bound                O(N d)
-kt_lower      Kolchinsky-Tracey, Bhattacharyya distance                   lower bound (subsample)    O(n^2 d)
-kt_upper      Kolchinsky-Tracey, Kullback-Leibler divergence              upper bound (subsample)    O(n^2 d)
+kt_lower      Kolchinsky-Tracey, Bhattacharyya distance                   lower bound (n < N: of the O(n^2 d)
+                                                                          subsample's I, in expect.)
+kt_upper      Kolchinsky-Tracey, Kullback-Leibler divergence              upper bound (n < N: of the O(n^2 d)
+                                                                          subsample's I only)
 dimwise_kl    mean_i KL(N(mu_i, s_i^2) || N(0, 1))                         upper bound                O(N d)
 ============  ==========================================================  =========================  ==============
 

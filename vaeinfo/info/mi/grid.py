@@ -87,7 +87,10 @@ def grid_mi(mu: np.ndarray, logvar: np.ndarray, tol: float = 1e-3, max_grid: int
     needs; sigma over 4 decades in one factor is handled (M ~ 1e6). Factors that would need more than
     ``max_grid`` points are split into clusters of non-overlapping components (then H = sum over clusters, so
     narrow far-apart components cost nothing extra); a cluster that still needs more is computed with its
-    narrowest components widened to the grid's resolution, and a RuntimeWarning names the factor.
+    narrowest components widened to the grid's resolution, and a RuntimeWarning names the factor: there the error
+    is no longer held below tol (measured: 0.3-0.5 tol at tol = 1e-3 and up to ~1e3 tol at tol = 1e-6 for 30
+    components with sigma log-uniform in [1e-5, 3]; ~2 tol at tol = 1e-3 for 1,000 components of which 2 % have
+    sigma = 1e-6); raise ``max_grid`` or use ``quad`` for such a factor.
 
     Time O(N d) for the deposit (the bound in practice: ~80 ns per component on one core) plus
     O(n_sub M log M) per factor for the FFTs, M ~ 4 x range / min sigma; memory is bounded by chunking.
