@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -290,6 +291,28 @@ def test_a_users_own_profile_runs_end_to_end(tmp_path):
                 if "injected-parameters" in c.metadata.get("tags", [])][0]
     assert "beta" not in injected.source and "profile = \"my-run\"" in injected.source
     assert default_out_dir("my-run") == REPO / "figures" / "my-run"
+    assert default_out_dir("quick") == REPO / "figures"
+
+
+def test_a_profile_from_another_params_folder_never_writes_into_the_committed_figures(tmp_path):
+    """A copy of quick.yaml with other settings (README "Speed work": --params DIR) wrote into figures/ and
+    regenerated nothing of the README: it goes to figures/local/<profile>/ unless --out says otherwise."""
+    from vaeinfo.reproduce import default_out_dir
+
+    assert default_out_dir("quick", tmp_path) == REPO / "figures" / "local" / "quick"
+    folder = tmp_path / "nbs"
+    notebook(folder, "01_a", "print('ran')", params="profile = 'x'\nout_dir = 'o'")
+    (tmp_path / "params").mkdir()
+    name = f"pytest-{os.getpid()}"
+    (tmp_path / "params" / f"{name}.yaml").write_text(f"profile: {name}\n")
+    out = REPO / "figures" / "local" / name
+    try:
+        result = driver("--profile", name, "--params", str(tmp_path / "params"), "--notebooks", str(folder),
+                        "--data-dir", str(tmp_path))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"output {out}" in result.stdout and (out / "executed" / "01_a.ipynb").is_file()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def test_bad_data_is_one_error_before_any_notebook_runs(mnist_root, tmp_path):

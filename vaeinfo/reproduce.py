@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             cluster_parameters(params.get("scheduler"), params.get("workers"), source=profile_file.name)
         _absolute_paths(params)
         notebooks = select_notebooks(Path(args.notebooks), args.only)
-        out = Path(args.out).resolve() if args.out is not None else default_out_dir(args.profile)
+        out = Path(args.out).resolve() if args.out is not None else default_out_dir(args.profile, Path(args.params))
         inventory = _inventory(args.data_dir, params.get("deap_dir"), args.download)
         plan = [(nb, skip_reason(nb, inventory, by_name=args.only is not None)) for nb in notebooks]
     except BadData as exc:
@@ -281,8 +281,12 @@ def select_notebooks(folder: Path, only: str | None = None) -> list[Path]:
     return notebooks
 
 
-def default_out_dir(profile: str) -> Path:
-    """``figures/`` for the committed quick profile, ``figures/<profile>/`` for the others."""
+def default_out_dir(profile: str, params_dir: Path = REPO / "params") -> Path:
+    """``figures/`` for the committed quick profile, ``figures/<profile>/`` for the project's others, and
+    ``figures/local/<profile>/`` (ignored by git) for a profile from another ``--params`` folder, so that a copy of
+    ``quick.yaml`` with other settings never overwrites the committed figures."""
+    if Path(params_dir).resolve() != (REPO / "params").resolve():
+        return REPO / "figures" / "local" / profile
     return REPO / "figures" if profile == "quick" else REPO / "figures" / profile
 
 
@@ -508,7 +512,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", default="quick", help="NAME of params/NAME.yaml (default: quick)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--only", default=None, help="two-digit notebook number")
-    parser.add_argument("--out", default=None, help="output folder (default: figures/ or figures/<profile>/)")
+    parser.add_argument("--out", default=None, help="output folder (default: figures/ or figures/<profile>/; "
+                                                    "figures/local/<profile>/ with another --params folder)")
     parser.add_argument("--download", action="store_true", help="allow downloading MNIST")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler (tcp://HOST:8786) for the notebooks that train many models")
