@@ -1,4 +1,4 @@
-"""Files and the machine: atomic writes, the cache folder, the CPUs available, progress bars.
+"""Files and the machine: atomic writes, file locks, the cache folder, the CPUs available, progress bars.
 
 Atomic file writes: nothing a user had is left half-written or lost.
 
@@ -21,6 +21,11 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 from tqdm import tqdm
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock
+    fcntl = None
 
 
 @contextmanager
@@ -74,6 +79,29 @@ CACHE_ENV = "VAEINFO_CACHE"
 
 # A Dask scheduler address: tcp://HOST[:PORT] (any scheme) or HOST:PORT.
 SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/]+|[^\s/:]+:\d+")
+
+
+@contextmanager
+def file_lock(path: str | os.PathLike, waiting: str | None = None) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``path`` (created with its folders), blocking while another process or
+    thread holds it; ``waiting`` is printed on stderr when it has to wait. No lock where ``fcntl`` is missing
+    (Windows); on a shared file system without working ``flock`` (some NFS setups) it holds within one machine."""
+    if fcntl is None:
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                print(waiting, file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:

@@ -279,6 +279,58 @@ def test_train_a_custom_model_cache_and_load(images, tmp_path):
         load_model(result.key, cache_dir=tmp_path, model=Tiny(d=3))  # same description, other shapes
 
 
+EDITABLE = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.latent_dim, self.config = 2, {"input_shape": [1, 4, 4]}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.enc, self.dec = nn.Linear(16, 4), nn.Linear(2, 16)
+
+    def encode(self, x):
+        return self.enc(x.flatten(1)).chunk(2, dim=1)
+
+    def decode(self, z):
+        return DECODED.view(-1, 1, 4, 4)
+
+    def log_likelihood(self, x, params):
+        return -(x - params).square().flatten(1).sum(1)
+"""
+
+
+def test_an_edit_of_a_custom_models_code_changes_its_key(images, tmp_path, monkeypatch):
+    """The key hashed a custom model's class name and initial weights only: an edited decode silently reused the
+    old code's weights. A comment does not change it; a class without a source file enters by name."""
+    import importlib
+    import sys
+
+    name = f"vaeinfo_editable_model_{id(tmp_path)}"
+    module_file = tmp_path / f"{name}.py"
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def key_of(decoded: str, comment: str = "") -> str:
+        module_file.write_text(EDITABLE.replace("DECODED", decoded) + comment)
+        module = importlib.reload(sys.modules[name]) if name in sys.modules else importlib.import_module(name)
+        return cache_key(CONFIG, images, model=module.Net())
+
+    try:
+        plain = key_of("self.dec(z)")
+        assert key_of("torch.sigmoid(self.dec(z))") != plain
+        assert key_of("self.dec(z)", comment="# a comment changes no code\n") == plain
+    finally:
+        sys.modules.pop(name, None)
+    namespace: dict = {}
+    exec(EDITABLE.replace("DECODED", "self.dec(z)"), namespace)  # as in an interactive session: no file behind it
+    from vaeinfo.training.checkpoint import class_fingerprint
+    fingerprint = class_fingerprint(namespace["Net"]())
+    assert fingerprint["classes"] == fingerprint["no_source"] == ["builtins.Net"]
+
+
 def test_a_resumed_custom_run_ends_with_the_uninterrupted_weights(images, tmp_path, stopped_in_epoch_2):
     full = train(CONFIG, images, model=Tiny(), cache_dir=tmp_path / "full", progress=False)
     with stopped_in_epoch_2():

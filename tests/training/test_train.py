@@ -159,6 +159,55 @@ def test_second_call_hits_the_cache_without_training(digits, tmp_path, epochs_ru
     assert not second.model.training
 
 
+def test_a_second_caller_of_one_run_waits_and_then_reuses_it(digits, tmp_path, monkeypatch, capsys):
+    """Without train()'s lock, a notebook opened by hand during ./reproduce.sh (the same run) trained it again and
+    wrote its earlier epochs over the finished checkpoint."""
+    import threading
+    import time
+
+    held, release, epochs, real = threading.Event(), threading.Event(), [], tr._train_epoch
+
+    def paused(state, *args, **kwargs):  # the first trainer waits in its first epoch until the second one queues
+        epochs.append(state.epoch)
+        if state.epoch == 0 and not release.is_set():
+            held.set()
+            release.wait(timeout=60)
+        return real(state, *args, **kwargs)
+
+    monkeypatch.setattr(tr, "_train_epoch", paused)
+    results = {}
+    runs = {name: threading.Thread(target=lambda n=name: results.__setitem__(
+        n, train(TINY, *digits, cache_dir=tmp_path, progress=n == "second"))) for name in ("first", "second")}
+    runs["first"].start()
+    assert held.wait(timeout=60)
+    runs["second"].start()
+    seen, deadline = "", time.monotonic() + 20
+    while "waiting for another process that is training" not in seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen += capsys.readouterr().err
+    release.set()
+    for thread in runs.values():
+        thread.join(timeout=120)
+    assert "waiting for another process that is training" in seen
+    assert epochs == [0, 1, 2]  # trained once
+    assert not results["first"].cached and results["second"].cached
+    assert checkpoint.read_checkpoint(results["first"].path / checkpoint.CHECKPOINT)["epoch"] == 3
+    assert same_weights(results["first"].model, results["second"].model)
+
+
+def test_a_run_resumed_with_another_thread_count_warns(digits, tmp_path, stopped_in_epoch_2, monkeypatch):
+    with stopped_in_epoch_2():
+        train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    path = tmp_path / "models" / cache_key(TINY, *digits) / checkpoint.CHECKPOINT
+    threads = checkpoint.read_checkpoint(path)["threads"]
+    assert threads == torch.get_num_threads()
+    monkeypatch.setattr(tr, "configure_cpu", lambda: threads + 1)
+    with pytest.warns(UserWarning, match=rf"first epochs trained with {threads} CPU thread\(s\), this process "
+                                         rf"resumes it with {threads + 1}.*OMP_NUM_THREADS={threads}"):
+        train(TINY, *digits, cache_dir=tmp_path, progress=False)
+    assert checkpoint.read_checkpoint(path)["threads"] == threads + 1
+
+
 PINNED_CODE = {"sha256": "0" * 64, "files": ["vaeinfo.models.objectives"]}
 
 

@@ -6,7 +6,8 @@ BLAKE2b of the bytes) and a SHA-256 of the code of the training modules (:data:`
 :func:`code_fingerprint`: their source without comments and docstrings), so a change to the model, the objective or
 the loop trains anew instead of reusing weights of the old code, and an edit of their documentation does not; for
 a custom model of the contract (:mod:`vaeinfo.models.contract`) also a BLAKE2b of its initial ``state_dict`` (its
-class is in the config), so two different models never share a run. ``checkpoint.pt``
+class is in the config) and a SHA-256 of its classes' code (:func:`class_fingerprint`), so two different models never
+share a run and an edit of a custom model's ``forward`` or ``decode`` trains anew. ``checkpoint.pt``
 holds the model and optimizer ``state_dict``, the generators' states, the history and the config; it is replaced
 atomically and read with ``torch.load(..., weights_only=True)``. A checkpoint that cannot be read or does not
 match its run raises :class:`CheckpointError`. ``config.json`` beside it records the key's ingredients for humans.
@@ -19,9 +20,11 @@ import copy
 import functools
 import hashlib
 import importlib
+import inspect
 import io
 import json
 import os
+import textwrap
 import tokenize
 import warnings
 from dataclasses import dataclass
@@ -76,6 +79,7 @@ class TrainState:
     epoch: int  # epochs finished
     auxiliary: torch.nn.Module | None = None  # a network the objective trains beside the VAE (FactorVAE's critic)
     auxiliary_optimizer: torch.optim.Optimizer | None = None
+    threads: int | None = None  # torch's intra-op CPU threads that trained the checkpointed epochs (None: unknown)
 
 
 def data_fingerprint(data) -> dict:
@@ -94,6 +98,28 @@ def weights_fingerprint(model: VAEModel) -> dict:
         digest.update(f"{name}:{str(t.dtype).removeprefix('torch.')}:{list(tensor.shape)};".encode())
         digest.update(t.view(torch.uint8).numpy().tobytes())
     return {"tensors": len(state), "blake2b": digest.hexdigest()}
+
+
+def class_fingerprint(model: VAEModel) -> dict:
+    """``{"sha256": ..., "classes": [qualified names]}`` of a custom model: the code (:func:`runnable_source`) of the
+    classes of the model and of its submodules, except torch's own (``torch.nn.Linear`` and the like).
+
+    A class whose source Python cannot find (one defined in an interactive session without a file) enters by its
+    name only, listed under ``"no_source"``: an edit of it is then not seen by the key.
+    """
+    classes = sorted({type(m) for m in model.modules() if not type(m).__module__.startswith("torch.")},
+                     key=lambda c: f"{c.__module__}.{c.__qualname__}")
+    digest, missing = hashlib.sha256(), []
+    for cls in classes:
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        try:
+            code = runnable_source(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError):  # no file behind the class (an interactive session)
+            missing.append(name)
+            code = ""
+        digest.update(f"{name}:{len(code)}:{code}".encode())
+    names = [f"{c.__module__}.{c.__qualname__}" for c in classes]
+    return {"sha256": digest.hexdigest(), "classes": names, **({"no_source": missing} if missing else {})}
 
 
 def code_fingerprint() -> dict:
@@ -178,13 +204,15 @@ def cache_key(config: dict, data, validation=None, *, model: VAEModel | None = N
 
 
 def key_ingredients(cfg: dict, data, validation, model: VAEModel | None = None) -> dict:
-    """What the key hashes (and ``config.json`` records); ``weights`` only for a custom model.
+    """What the key hashes (and ``config.json`` records); ``weights`` and ``classes`` only for a custom model.
 
     ``code`` is :func:`code_fingerprint`: the SHA-256 of the training code and the modules it covers.
     """
     fingerprint = None if validation is None else data_fingerprint(validation)
     ingredients = {"config": cfg, "data": data_fingerprint(data), "validation": fingerprint, "code": code_fingerprint()}
-    return ingredients if model is None else {**ingredients, "weights": weights_fingerprint(model)}
+    if model is None:
+        return ingredients
+    return {**ingredients, "weights": weights_fingerprint(model), "classes": class_fingerprint(model)}
 
 
 def run_key(cfg: dict, ingredients: dict) -> str:
@@ -201,7 +229,7 @@ def save_checkpoint(path: Path, state: TrainState, key: str, cfg: dict) -> None:
     """Write the checkpoint atomically (temp file + fsync + rename)."""
     payload = {
         "format": CHECKPOINT_FORMAT, "key": key, "config": json.dumps(cfg, sort_keys=True), "epoch": state.epoch,
-        "device": state.noise.device.type, "model": state.model.state_dict(),
+        "device": state.noise.device.type, "threads": state.threads, "model": state.model.state_dict(),
         "optimizer": state.optimizer.state_dict(), "history": state.history,
         "rng": {"order": state.order.get_state(), "noise": state.noise.get_state()},
     }

@@ -23,7 +23,7 @@ The cache is the source of truth. Every run goes through ``train``: a config alr
 training code) is loaded, not retrained; an interrupted one resumes from its last epoch. ``cache_dir`` is resolved
 here, in the calling process, and every worker writes there: on a cluster of several machines it must be a folder
 of a shared file system, mounted at the same path everywhere. Checkpoints are replaced atomically (temp file +
-rename), and a worker holds a lock on its run's key (``<cache>/locks/<key>.lock``, ``fcntl.flock``) while it trains:
+rename), and ``train`` holds a lock on its run's key (``<cache>/locks/<key>.lock``, ``fcntl.flock``) while it trains:
 a second worker given the same run (the same config twice, or two sweeps at once) waits and then loads the finished
 model instead of training it again and writing its earlier epochs over the finished checkpoint. On a shared file
 system without working ``flock`` (some NFS setups) the lock holds within one machine only.
@@ -54,11 +54,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-
-try:
-    import fcntl
-except ImportError:  # Windows: no run lock (see the module docstring)
-    fcntl = None
 
 from ..checks import check_integer
 from ..data.spec import DataSpec
@@ -205,8 +200,7 @@ def train_one(config: dict, specs: tuple[DataSpec, DataSpec | None], cache_dir: 
     try:
         data, validation = _load(specs)
         source = data.source.to_dict()
-        with _run_lock(cache_dir, cache_key(config, data, validation)):
-            run = train(config, data, validation, cache_dir=cache_dir, device=device, progress=False)
+        run = train(config, data, validation, cache_dir=cache_dir, device=device, progress=False)
         return RunResult(config, run.key, run.path, run.cached, run.history, None, run.epochs_trained,
                          time.perf_counter() - start, source)
     except Exception as exc:  # noqa: BLE001 -- any failure of one run is reported with its config, not raised here
@@ -214,23 +208,6 @@ def train_one(config: dict, specs: tuple[DataSpec, DataSpec | None], cache_dir: 
         path = None if key is None else Path(cache_dir) / "models" / key
         error = _describe(exc)
         return RunResult(config, key, path, error=error, seconds=time.perf_counter() - start, source=source)
-
-
-@contextmanager
-def _run_lock(cache_dir: str, key: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``<cache_dir>/locks/<key>.lock`` (blocking until a worker training the same run
-    releases it); no lock where ``fcntl`` is missing (Windows)."""
-    if fcntl is None:
-        yield
-        return
-    folder = Path(cache_dir) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{key}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @functools.lru_cache(maxsize=1)

@@ -35,7 +35,10 @@ generators' states, the history and the config, and is read with ``torch.load(..
 run is reused without training; an interrupted one resumes from its last epoch and ends with exactly the weights of
 an uninterrupted run. A checkpoint that cannot be read or does not match the run raises :class:`CheckpointError` and
 is left in place; ``force=True`` deletes it and trains from scratch. ``config.json`` beside it records the key's
-ingredients for humans.
+ingredients for humans. A call holds a lock on its run (``<cache>/locks/<key>.lock``, ``fcntl.flock``) from the
+cache lookup to the last checkpoint: a second process or thread given the same run (a notebook opened by hand during
+``./reproduce.sh``, a sweep's workers) waits, then reuses the finished model instead of writing its own earlier
+epochs over it. The checkpoint records the CPU thread count; resuming with another warns (see Randomness).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +57,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..io import atomic_write_json, display_path, resolve_cache_dir
+from ..io import atomic_write_json, display_path, file_lock, resolve_cache_dir
 from ..models.architectures import build_model, reparameterize
 from ..models.contract import VAEModel, check_model, device_of, input_shape
 from ..models.objectives import (
@@ -161,26 +165,41 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
     x_val = None if validation is None else _checked_images(validation, shape, name, "validation", cfg["objective"])
     ingredients = key_ingredients(cfg, x, x_val, model)
     key = run_key(cfg, ingredients)
-    folder = resolve_cache_dir(cache_dir) / "models" / key
+    cache = resolve_cache_dir(cache_dir)
+    folder = cache / "models" / key
     path = folder / CHECKPOINT
     device = _pick_device(device)
-    if force:
-        path.unlink(missing_ok=True)
-    if path.exists():
-        state = _resume(path, key, cfg, device, model)
-        if state.epoch >= cfg["epochs"]:
-            _say(progress, f"vaeinfo: reusing the trained model in {display_path(folder)} "
-                           f"(pass force=True to retrain)")
-            return TrainResult(state.model.eval(), state.history, cfg, key, folder, True, 0)
-        _say(progress, f"vaeinfo: resuming {display_path(folder)} after epoch {state.epoch}/{cfg['epochs']}")
-    else:
-        state = _fresh(cfg, device, model)
-        atomic_write_json(folder / CONFIG_JSON, {"key": key, **ingredients})
-    configure_cpu()
-    warn_if_bf16_emulated(cfg.get("precision", "fp32"), device)
-    first = state.epoch
-    _run_epochs(state, cfg, x.to(device), None if x_val is None else x_val.to(device), key, path, progress)
+    waiting = f"vaeinfo: waiting for another process that is training {display_path(folder)}" if progress else None
+    with file_lock(cache / "locks" / f"{key}.lock", waiting):  # one writer per run: a second caller then reuses it
+        if force:
+            path.unlink(missing_ok=True)
+        threads = configure_cpu()
+        threads = threads if device.type == "cpu" else None
+        if path.exists():
+            state = _resume(path, key, cfg, device, model)
+            if state.epoch >= cfg["epochs"]:
+                _say(progress, f"vaeinfo: reusing the trained model in {display_path(folder)} "
+                               f"(pass force=True to retrain)")
+                return TrainResult(state.model.eval(), state.history, cfg, key, folder, True, 0)
+            _say(progress, f"vaeinfo: resuming {display_path(folder)} after epoch {state.epoch}/{cfg['epochs']}")
+            _warn_if_threads_differ(state.threads, threads, path)
+        else:
+            state = _fresh(cfg, device, model)
+            atomic_write_json(folder / CONFIG_JSON, {"key": key, **ingredients})
+        state.threads = threads
+        warn_if_bf16_emulated(cfg.get("precision", "fp32"), device)
+        first = state.epoch
+        _run_epochs(state, cfg, x.to(device), None if x_val is None else x_val.to(device), key, path, progress)
     return TrainResult(state.model.eval(), state.history, cfg, key, folder, False, cfg["epochs"] - first)
+
+
+def _warn_if_threads_differ(trained: int | None, now: int | None, path: Path) -> None:
+    """Warn when a CPU run resumes with another intra-op thread count than its checkpointed epochs had: reductions
+    split by thread may round differently, so the weights need not be bitwise those of an uninterrupted run."""
+    if trained is not None and now is not None and trained != now:
+        warnings.warn(f"{display_path(path)}: its first epochs trained with {trained} CPU thread(s), this process "
+                      f"resumes it with {now}; the weights may differ in their last bits from an uninterrupted run "
+                      f"(set OMP_NUM_THREADS={trained} before starting Python to resume bitwise)", stacklevel=3)
 
 
 def _run_epochs(state: TrainState, cfg: dict, x: torch.Tensor, x_val: torch.Tensor | None, key: str, path: Path,
@@ -368,6 +387,7 @@ def _resume(path: Path, key: str, cfg: dict, device: torch.device, template: VAE
     state = _fresh(cfg, device, template)
     load_weights(state.model, payload, path)
     state.epoch, state.history = int(payload["epoch"]), list(payload["history"])
+    state.threads = payload.get("threads")
     if state.epoch < cfg["epochs"]:
         if payload["device"] != device.type:
             raise CheckpointError(f"{path} was interrupted on {payload['device']}; resume it there "
