@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from vaeinfo.data import DataError
 from vaeinfo.data.dsprites import FACTOR_SIZES, load_dsprites
 from vaeinfo.experiments import disentanglement as dx
 from vaeinfo.info.disentanglement import posterior_mi_matrix
@@ -151,19 +152,31 @@ def test_the_models_train_through_the_sweep_runner_on_the_documented_images(tiny
     assert exp.train_source == data.source
 
 
+def test_the_workers_train_on_the_dsprites_source_the_driver_found(tiny, tmp_path):
+    """With source "auto", a worker without the official file trained on rendered images while the driver measured
+    on the official grid: the spec now carries what the driver found, and a worker that lacks it fails."""
+    exp, _ = tiny
+    assert exp.train_source.fallback  # no official file in the test data: the driver found the renderer
+    data = tmp_path / "data"
+    data.mkdir()
+    with pytest.raises(DataError, match=r"the official dSprites file .* does not exist"):
+        exp.settings.data_spec(data, tmp_path / "cache", "official").load()
+
+
 def test_the_workers_load_their_images_through_the_given_cache_folder(tmp_path, monkeypatch):
     """With cache_dir given, the workers' DataSpec passes it to load_dsprites (they built a second pixel cache under
     $VAEINFO_CACHE or ~/.cache, and failed where that is read-only); None leaves each worker's own default."""
     import vaeinfo.data.spec as spec_module
 
     settings = dx.DSpritesSettings(**TINY)
-    assert settings.data_spec().kwargs == {"uint8": True}
-    spec = settings.data_spec("/data", tmp_path)
-    assert spec.kwargs == {"uint8": True, "cache_dir": str(tmp_path)} and spec.data_dir == "/data"
+    assert settings.data_spec().kwargs == {"uint8": True, "source": "auto"}
+    spec = settings.data_spec("/data", tmp_path, "official")
+    assert spec.kwargs == {"uint8": True, "source": "official", "cache_dir": str(tmp_path)}
+    assert spec.data_dir == "/data"
     seen = {}
     monkeypatch.setattr(spec_module, "load_dsprites", lambda n, data_dir, **kw: seen.update(kw, n=n) or "images")
-    assert spec.load() == "images" and seen == {"n": 300, "uint8": True, "cache_dir": str(tmp_path),
-                                                "progress": False}
+    assert spec.load() == "images" and seen == {"n": 300, "uint8": True, "source": "official",
+                                                "cache_dir": str(tmp_path), "progress": False}
 
 
 def test_metric_sizes_beyond_the_evaluation_set_are_refused():

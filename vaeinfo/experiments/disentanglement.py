@@ -147,10 +147,12 @@ class DSpritesSettings:
         """Every (objective, β, seed), objective slowest, seed fastest."""
         return [(o, float(b), int(s)) for o in self.objectives for b in self.betas for s in self.seeds]
 
-    def data_spec(self, data_dir=None, cache_dir=None) -> DataSpec:
-        """What a sweep's workers load: ``load_dsprites(n_train, data_dir, uint8=True, cache_dir=cache_dir)`` (seed 0;
-        data_dir / cache_dir None: each worker's own ``$VAEINFO_DATA`` / ``$VAEINFO_CACHE``)."""
-        options = {"uint8": True} if cache_dir is None else {"uint8": True, "cache_dir": str(cache_dir)}
+    def data_spec(self, data_dir=None, cache_dir=None, source: str = "auto") -> DataSpec:
+        """What a sweep's workers load: ``load_dsprites(n_train, data_dir, source=source, uint8=True,
+        cache_dir=cache_dir)`` (seed 0; data_dir / cache_dir None: each worker's own ``$VAEINFO_DATA`` /
+        ``$VAEINFO_CACHE``). Give the ``source`` the caller found (``"official"`` or ``"procedural"``), so that a
+        worker without the official file fails instead of training on rendered images."""
+        options = {"uint8": True, "source": source} | ({} if cache_dir is None else {"cache_dir": str(cache_dir)})
         return DataSpec("dsprites", "train", None if data_dir is None else str(data_dir), self.n_train,
                         options=options)
 
@@ -228,12 +230,13 @@ class TrainedModel:
 
 
 def train_models(settings: DSpritesSettings, *, data_dir=None, scheduler: str | None = None,
-                 workers: int | None = None, cache_dir=None) -> list[TrainedModel]:
+                 workers: int | None = None, cache_dir=None, source: str = "auto") -> list[TrainedModel]:
     """Train (or reuse from the cache) every model of ``settings`` with
     :func:`~vaeinfo.training.sweep.run_many` (``scheduler``/``workers`` as there), in the order of
-    :meth:`DSpritesSettings.grid`; the workers load ``load_dsprites(settings.n_train, data_dir, uint8=True)``."""
+    :meth:`DSpritesSettings.grid`; the workers load ``load_dsprites(settings.n_train, data_dir, source=source,
+    uint8=True)``."""
     grid = settings.grid()
-    runs = run_many([settings.config(*entry) for entry in grid], settings.data_spec(data_dir, cache_dir),
+    runs = run_many([settings.config(*entry) for entry in grid], settings.data_spec(data_dir, cache_dir, source),
                     scheduler=scheduler, workers=workers, cache_dir=cache_dir)
     return [TrainedModel(*entry, run.config, run.key, run.history, run.cached, run.model(), DataSource(**run.source))
             for entry, run in zip(grid, runs)]
@@ -400,7 +403,9 @@ def disentanglement_experiment(settings: DSpritesSettings, metrics: MetricSettin
     evaluation = load_dsprites(metrics.n_eval, data_dir, seed=EVAL_SEED, uint8=True, cache_dir=cache_dir,
                                progress=progress)
     metrics.check(len(evaluation.images))
-    trained = train_models(settings, data_dir=data_dir, scheduler=scheduler, workers=workers, cache_dir=cache_dir)
+    source = "procedural" if evaluation.source.fallback else "official"  # what this process found: every worker too
+    trained = train_models(settings, data_dir=data_dir, scheduler=scheduler, workers=workers, cache_dir=cache_dir,
+                           source=source)
     grid = open_dsprites(data_dir, cache=metrics.n_eval is None, cache_dir=cache_dir, progress=progress)
     reports = [measure(t, evaluation, grid, metrics)
                for t in progress_bar(trained, desc="measuring dSprites models", unit="model", enabled=progress)]

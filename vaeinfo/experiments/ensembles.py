@@ -202,11 +202,11 @@ def train_dsprites_ensemble(settings: EnsembleSettings, training: DSpritesSettin
     training = replace(training, betas=(settings.beta,), seeds=seeds, latent_dim=settings.latent_dim,
                        objectives=("beta_vae",))
     settings = replace(settings, epochs=training.epochs, likelihood="bernoulli")
-    spec = training.data_spec(data_dir, cache_dir)
+    points = load_dsprites(n_points, data_dir, seed=EVAL_SEED, uint8=True, cache_dir=cache_dir, progress=False)
+    spec = training.data_spec(data_dir, cache_dir, "procedural" if points.source.fallback else "official")
     runs = run_many([training.config("beta_vae", settings.beta, s) for s in seeds], spec, scheduler=scheduler,
                     workers=workers, cache_dir=cache_dir)
     models = [run.model() for run in runs]
-    points = load_dsprites(n_points, data_dir, seed=EVAL_SEED, uint8=True, cache_dir=cache_dir, progress=False)
     mu, logvar, member, channel = encode_members(models, points)
     return Ensemble(settings, runs, models, points, mu, logvar, member, channel, spec.load(), FACTOR_NAMES)
 
