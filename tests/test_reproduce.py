@@ -437,7 +437,11 @@ def test_scheduler_and_workers_reach_only_the_notebooks_that_declare_them(tmp_pa
     result = driver(*args, "--scheduler", "tcp://127.0.0.1:8786")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "scheduler=tcp://127.0.0.1:8786 workers=None" in result.stdout and "plain ran" in result.stdout
-    assert "run them on the Dask scheduler at tcp://127.0.0.1:8786" in result.stdout
+    assert "notebooks that train many models (01) run them on the Dask scheduler at tcp://127.0.0.1:8786" in \
+        result.stdout
+    unused = driver(*args, "--only", "02", "--workers", "2")  # was announced as if it applied
+    assert unused.returncode == 0 and "plain ran" in unused.stdout
+    assert "note: none of the notebooks to run trains many models: 2 local worker(s) is not used" in unused.stdout
     injected = [c for c in nbformat.read(out / "executed" / "02_plain.ipynb", as_version=4).cells
                 if "injected-parameters" in c.metadata.get("tags", [])][0]
     assert "scheduler" not in injected.source and "workers" not in injected.source
@@ -524,6 +528,7 @@ def test_an_interrupted_run_keeps_the_earlier_executed_copy(tmp_path, signum):
     earlier = out / "executed" / "01_a.ipynb"
     earlier.parent.mkdir(parents=True)
     earlier.write_text("the earlier run's copy")
+    earlier.with_suffix(".log").write_text("the earlier run's log")  # was emptied as the new run started
     process = subprocess.Popen([sys.executable, "-m", "vaeinfo.reproduce", *tiny_profile(tmp_path), "--notebooks",
                                 str(folder), "--data-dir", str(tmp_path), "--out", str(out)], cwd=REPO, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
@@ -538,6 +543,7 @@ def test_an_interrupted_run_keeps_the_earlier_executed_copy(tmp_path, signum):
     assert "reproduce: interrupted" in stderr and "KeyboardInterrupt" not in stderr, stderr[-2000:]
     assert "vaeinfo/reproduce.py" not in stderr and "papermill" not in stderr, stderr[-2000:]
     assert earlier.read_text() == "the earlier run's copy"
+    assert earlier.with_suffix(".log").read_text() == "the earlier run's log"
     assert sorted(p.name for p in earlier.parent.iterdir()) == ["01_a.ipynb", "01_a.log"]
 
 

@@ -134,6 +134,8 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
          "notebook": "01_mi_pulse", "path": ["mi_nats"], "at": {"influential": 7}},
         {"quantity": "ratio", "source": "Table 2", "reference": 1.5, "profile": "official", "notebook": "01_mi_pulse",
          "path": ["ratio"]},
+        {"quantity": "all MI", "source": "Fig. 1", "reference": 3.0, "profile": "official", "notebook": "01_mi_pulse",
+         "path": ["mi_nats"]},
     ]
     lines = references_table(references, figures).splitlines()
     assert lines[0] == "| quantity | source | reference | here | profile | here − reference | note |"
@@ -148,3 +150,6 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
     assert lines[6] == f"| MI at factor 7 | cell 9 | 0.1 | {missing} | {link} | - |  |"
     # a NaN of the run (null in the file): said, not a crash
     assert lines[7] == f"| ratio | Table 2 | 1.5 | not defined (NaN in this run's results) | {link} | - |  |"
+    # a row whose path ends at a list (no reduce): said, not a TypeError that stopped the driver before its summary
+    shown = "not a number (list at that path: give the row an 'at', 'select' or 'reduce')"
+    assert lines[8] == f"| all MI | Fig. 1 | 3 | {shown} | {link} | - |  |"

@@ -129,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reproduce: profile {args.profile}, data {inventory.root.describe()}, output {out}", flush=True)
     if args.scheduler or args.workers:
         where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else f"{args.workers} local worker(s)"
-        print(f"reproduce: notebooks that train many models run them on {where}", flush=True)
+        users = [nb.stem[:2] for nb, reason in plan
+                 if not reason and {"scheduler", "workers"} & declared[nb.stem].keys()]
+        if users:
+            print(f"reproduce: notebooks that train many models ({', '.join(users)}) run them on {where}", flush=True)
+        else:
+            print(f"reproduce: note: none of the notebooks to run trains many models: {where} is not used",
+                  flush=True)
     try:
         with _sigterm_interrupts():
             outcomes = [skipped(nb, reason) if reason else run_notebook(nb, _subset(params, declared[nb.stem]), out)
@@ -325,21 +331,21 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
     """Execute one notebook with papermill; stream its log to stdout and to ``<out>/executed/<name>.log``.
 
     papermill writes the executed copy as it goes into a hidden ``.<name>.partial.ipynb`` beside it, which replaces
-    ``<name>.ipynb`` once made portable (:func:`portable_notebook`), whether the notebook succeeded or failed; an
-    interrupt (Ctrl-C, or SIGTERM, which :func:`main` turns into one) deletes the partial copy and leaves the earlier
-    one as it was.
+    ``<name>.ipynb`` once made portable (:func:`portable_notebook`), whether the notebook succeeded or failed; the
+    log likewise goes to ``.<name>.partial.log`` first. An interrupt (Ctrl-C, or SIGTERM, which :func:`main` turns
+    into one) deletes both partial files and leaves the earlier executed copy and log as they were.
     """
     import papermill as pm
 
     executed = out / "executed" / notebook.name
     partial = executed.with_name(f".{notebook.stem}.partial.ipynb")
-    log_path = executed.with_suffix(".log")
+    log_path, log_partial = executed.with_suffix(".log"), executed.with_name(f".{notebook.stem}.partial.log")
     results = out / "results" / f"{notebook.stem}.json"
     executed.parent.mkdir(parents=True, exist_ok=True)
     _forget_results(results)  # never report an earlier run's numbers
     print(f"\n=== {notebook.name} ({params.get('profile')}) ===", flush=True)
     earlier, start = _figures(out, notebook.stem), time.perf_counter()
-    with _log_to(log_path), _removed_on_interrupt(partial):
+    with _log_to(log_partial), _removed_on_interrupt(partial, log_partial):
         try:
             pm.execute_notebook(
                 str(notebook), str(partial), parameters=params, kernel_name="python3",
@@ -352,6 +358,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
             print(f"reproduce: {notebook.name} FAILED: {error}\n  executed copy: {executed}\n  log: {log_path}",
                   file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
+    os.replace(log_partial, log_path)
     if partial.is_file():
         portable_notebook(partial, notebook, executed)
         os.replace(partial, executed)
@@ -377,12 +384,13 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 @contextmanager
-def _removed_on_interrupt(path: Path) -> Iterator[None]:
-    """Delete ``path`` when the block is interrupted (KeyboardInterrupt, SystemExit), then let the interrupt go on."""
+def _removed_on_interrupt(*paths: Path) -> Iterator[None]:
+    """Delete ``paths`` when the block is interrupted (KeyboardInterrupt, SystemExit), then let the interrupt go on."""
     try:
         yield
     except (KeyboardInterrupt, SystemExit):
-        path.unlink(missing_ok=True)
+        for path in paths:
+            path.unlink(missing_ok=True)
         raise
 
 

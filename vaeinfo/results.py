@@ -206,6 +206,9 @@ def _reference_row(ref: dict, figures: Path) -> list[str]:
         else:
             if value is None:
                 here, diff = "not defined (NaN in this run's results)", "-"
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                here, diff = (f"not a number ({type(value).__name__} at that path: give the row an 'at', 'select' or "
+                              f"'reduce')"), "-"
             else:
                 here = _number(value, digits)
                 diff = f"{approx}{_number(value - ref['reference'], digits, sign=True)}"
