@@ -228,6 +228,14 @@ def test_a_corrupt_checkpoint_in_a_sweep_says_the_fix_a_sweep_can_follow(tmp_pat
 BAD_WORKERS = "workers must be an integer >= 1 (worker processes of the local cluster) or None (one per available CPU)"
 
 
+def test_a_run_whose_checkpoint_is_not_on_this_disk_names_the_shared_cache_fix(tmp_path):
+    """Workers on other machines with their own cache folders: the model was only 'no checkpoint at ...'."""
+    run = RunResult({"epochs": 1}, "mlp-0", tmp_path / "models" / "mlp-0", False, [], None, 1, 1.0, None)
+    with pytest.raises(FileNotFoundError, match=r"not visible here: the workers wrote to another disk.*shared file "
+                                                r"system.*set VAEINFO_CACHE"):
+        run.model()
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"client": object(), "scheduler": "tcp://h:1"}, "give client= or scheduler=, not both"),
     ({"workers": 0}, BAD_WORKERS),
@@ -382,11 +390,11 @@ def free_port() -> int:
 
 
 def readme_commands() -> list[str]:
-    """The `dask scheduler` and `dask worker` lines of the README's section "Sweeps on a cluster (Dask)"."""
+    """The `dask scheduler`, `dask worker` and `export` lines of the README's section "Sweeps on a cluster (Dask)"."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Sweeps on a cluster (Dask)", 1)[1].split("\n## ", 1)[0]
     lines = [line.split("#", 1)[0].strip() for line in section.splitlines()]
-    return [line for line in lines if line.startswith(("dask scheduler", "dask worker", "export DASK_"))]
+    return [line for line in lines if line.startswith(("dask scheduler", "dask worker", "export "))]
 
 
 def test_the_readme_cluster_commands_run_a_sweep_on_localhost(serial, tmp_path):
@@ -394,7 +402,9 @@ def test_the_readme_cluster_commands_run_a_sweep_on_localhost(serial, tmp_path):
 
     commands = readme_commands()
     exports = dict(c.split()[1].split("=", 1) for c in commands if c.startswith("export "))
-    assert exports == {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+    assert exports == {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+                       "VAEINFO_CACHE": "/shared/vaeinfo-cache"}
+    exports["VAEINFO_CACHE"] = str(tmp_path / "cache")  # the shared folder: here one disk
     commands = [c for c in commands if not c.startswith("export ")]
     assert [c.split()[:2] for c in commands] == [["dask", "scheduler"], ["dask", "worker"]], commands
     port = free_port()
@@ -410,7 +420,7 @@ def test_the_readme_cluster_commands_run_a_sweep_on_localhost(serial, tmp_path):
                                               stderr=subprocess.DEVNULL, start_new_session=True,
                                               env={**os.environ, **exports}))
         runs = run_many([tiny(0), tiny(1)], DIGITS, validation=VALIDATION, scheduler=f"tcp://127.0.0.1:{port}",
-                        cache_dir=tmp_path / "cache", progress=False)
+                        cache_dir=exports["VAEINFO_CACHE"], progress=False)
         with Client(f"tcp://127.0.0.1:{port}") as client:  # the exported setting reached the worker
             profiling = client.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
     finally:

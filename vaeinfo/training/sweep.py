@@ -59,7 +59,7 @@ from ..checks import check_integer
 from ..data.spec import DataSpec
 from ..io import SCHEDULER_ADDRESS, available_cpus, progress_bar, resolve_cache_dir, torch_threads
 from ..models.contract import VAEModel
-from .checkpoint import cache_key, load_model
+from .checkpoint import CHECKPOINT, cache_key, load_model
 from .train import train
 
 ON_ERROR = ("raise", "keep")
@@ -114,6 +114,11 @@ class RunResult:
         if self.error is not None or self.path is None:
             raise RuntimeError(f"this run failed ({self.error}); it has no trained model. Fix its config or data and "
                                f"run the sweep again")
+        if not (Path(self.path) / CHECKPOINT).is_file():
+            raise FileNotFoundError(f"the run trained, but its checkpoint {self.path / CHECKPOINT} is not visible "
+                                    f"here: the workers wrote to another disk. On a cluster of several machines the "
+                                    f"cache folder must be a shared file system at the same path everywhere: set "
+                                    f"VAEINFO_CACHE (or cache_dir=) to such a folder and run the sweep again")
         return load_model(self.path, device=device)
 
 
