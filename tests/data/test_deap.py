@@ -8,6 +8,7 @@ import filecmp
 import os
 import pickle
 import pickletools
+import re
 import shutil
 from dataclasses import replace
 from datetime import datetime
@@ -185,6 +186,57 @@ def test_bdf_writer_round_trips_through_mne(tmp_path):
     events = mne.find_events(raw, mask=2**16 - 1, mask_type="and", consecutive=True, shortest_event=1, verbose="error")
     np.testing.assert_array_equal(events[:, [0, 2]], [[100, 4], [700, 5], [1300, 255]])
     np.testing.assert_array_equal(bdf.find_events(status), events)
+
+
+def _signal_field(name: str, channel: int, n: int = 4) -> slice:
+    """Where field ``name`` of signal ``channel`` lies in a header of ``n`` signals (bytes)."""
+    offset = bdf.GENERAL_HEADER_BYTES
+    for field, width in bdf.SIGNAL_FIELDS:
+        if field == name:
+            return slice(offset + channel * width, offset + (channel + 1) * width)
+        offset += width * n
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("subjects, error", [
+    ([], "subjects must name at least one subject, each once; got []"),
+    ([1, 1], "subjects must name at least one subject, each once; got [1, 1]"),
+    ([1.7], "a subject must be an integer in [1, 32] (DEAP subject number), got 1.7"),
+    ([33], "a subject must be an integer in [1, 32] (DEAP subject number), got 33"),
+])
+def test_a_bad_subject_list_is_a_clear_error(raw_set, subjects, error):
+    """An empty list returned nothing, a repeated subject was loaded twice and 1.7 read s01."""
+    with pytest.raises(ValueError, match=re.escape(error)):
+        deap_release.load_preprocessed(raw_set.root, subjects=subjects)
+
+
+@pytest.mark.parametrize("where, value, error", [
+    # each was accepted and failed late (NaN volts, ZeroDivisionError, 'cannot convert float NaN', a raw ValueError)
+    (_signal_field("physical_min", 0), "nan", r"'physical minimum' reads 'nan', not a finite number"),
+    (_signal_field("digital_max", 0), str(bdf.DIGITAL_MIN), r"channel 'Fp1' has digital range \[-8388608, -8388608\]"),
+    (_signal_field("physical_max", 2), "-1000", r"channel 'EXG1' has physical range \[-1000, -1000\] \(empty"),
+    (_signal_field("samples_per_record", 1), "0", r"channel 'AF3' has 0 samples per record"),
+    (slice(244, 252), "inf", r"'record duration' reads 'inf', not a finite number"),
+    (slice(252, 256), "-1", r"gives -1 signals; corrupt header"),
+])
+def test_impossible_header_numbers_are_clear_errors(tmp_path, where, value, error):
+    _write_small(tmp_path / "w.bdf")
+    damaged = bytearray((tmp_path / "w.bdf").read_bytes())
+    damaged[where] = value.ljust(where.stop - where.start).encode()
+    (tmp_path / "damaged.bdf").write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match=error):
+        bdf.read_header(tmp_path / "damaged.bdf")
+
+
+def test_a_duplicated_channel_label_is_ambiguous(tmp_path):
+    _write_small(tmp_path / "w.bdf")
+    damaged = bytearray((tmp_path / "w.bdf").read_bytes())
+    damaged[_signal_field("label", 1)] = b"Fp1".ljust(16)
+    (tmp_path / "damaged.bdf").write_bytes(bytes(damaged))
+    header = bdf.read_header(tmp_path / "damaged.bdf")
+    with pytest.raises(DataError, match=r"the channel label 'Fp1' appears 2 times .* \(at \[0, 1\]\): ambiguous"):
+        header.index("Fp1")
+    assert header.index("EXG1") == 2
 
 
 def test_read_header_errors(tmp_path):

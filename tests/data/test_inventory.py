@@ -18,6 +18,18 @@ def test_an_empty_folder_holds_no_optional_data(tmp_path, monkeypatch):
     assert reason.startswith(f"no CelebA in {tmp_path} (download the aligned CelebA")
 
 
+def test_a_missing_default_folder_holds_nothing(tmp_path, monkeypatch):
+    """No data_dir and no $VAEINFO_DATA: the default ./data may be absent (it was an error naming the wrong source,
+    'from the data_dir argument')."""
+    monkeypatch.delenv("VAEINFO_DEAP", raising=False)
+    monkeypatch.delenv("VAEINFO_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    inventory = take_inventory()
+    assert inventory.root.origin == "default" and inventory.root.path == tmp_path / "data"
+    assert inventory.present == {"MNIST": False, "CelebA": False, "dSprites": False}
+    assert not (tmp_path / "data").exists()
+
+
 def test_the_shared_folder_holds_mnist_and_celeba(data_root, monkeypatch):
     monkeypatch.delenv("VAEINFO_DEAP", raising=False)
     if not (data_root / "celeba").is_dir():

@@ -53,7 +53,8 @@ def take_inventory(data_dir: str | os.PathLike | None = None, deap_dir: str | os
                    download: bool = False) -> Inventory:
     """Resolve the data folder and validate every data set in it (and DEAP when a folder is configured).
 
-    ``download=True`` first fetches MNIST's missing files (torchvision, md5-checked).
+    ``download=True`` first fetches MNIST's missing files (torchvision, md5-checked). The default ``./data`` may be
+    missing: then no data set is present (``download=True`` creates it first).
 
     Raises
     ------
@@ -63,9 +64,13 @@ def take_inventory(data_dir: str | os.PathLike | None = None, deap_dir: str | os
     """
     root = resolve_data_dir(data_dir)
     if download:
+        root.path.mkdir(parents=True, exist_ok=True)  # only the default can be missing here
         load_mnist("test", root.path, download=True)
-    present = {"MNIST": check_mnist(root.path), "CelebA": check_celeba(root.path),
-               "dSprites": check_dsprites(root.path)}
+    if root.path.is_dir():
+        present = {"MNIST": check_mnist(root.path), "CelebA": check_celeba(root.path),
+                   "dSprites": check_dsprites(root.path)}
+    else:  # the default ./data, absent: nothing is there
+        present = {"MNIST": False, "CelebA": False, "dSprites": False}
     if deap_configured(deap_dir):
         present["DEAP"] = bool(available_subjects(deap_source(deap_dir)))
     return Inventory(root, present)

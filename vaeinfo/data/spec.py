@@ -39,7 +39,8 @@ class DataSpec:
     data_dir : the data folder, made absolute here; None: the loading process resolves it by the usual rules
         (``$VAEINFO_DATA``, else ``./data``, :func:`vaeinfo.data.resolve_data_dir`) -- on a cluster, each worker
         with its own environment.
-    n : keep the first ``n`` examples of the split (a deterministic subset), or all when None.
+    n : keep the first ``n`` examples of the split (a deterministic subset), or all when None; for ``"dsprites"``
+        ``n`` distinct images of the grid drawn with the ``seed`` option (default 0), as ``load_dsprites`` draws.
     allow_fallback : ``"mnist"`` only: load the 8x8 digits when MNIST is absent (announced on stderr), as the
         notebooks do.
     options : further keyword arguments of the data set's loader, among those its :data:`LOADERS` entry names

@@ -19,6 +19,7 @@ This module works on any BDF file; the DEAP-specific layer is :mod:`vaeinfo.data
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,9 +121,14 @@ class BDFHeader:
         return GENERAL_HEADER_BYTES + SIGNAL_HEADER_BYTES * len(self.channels)
 
     def index(self, label: str) -> int:
-        """Position of the channel named ``label``; DataError naming the file's labels if absent."""
+        """Position of the channel named ``label``; DataError naming the file's labels if absent, or if the label
+        is not unique (which of them would be a guess)."""
         if label not in self.labels:
             raise DataError(f"no channel {label!r} in this BDF file; it has {self.labels}")
+        if self.labels.count(label) > 1:
+            raise DataError(f"the channel label {label!r} appears {self.labels.count(label)} times in this BDF "
+                            f"file (at {[i for i, x in enumerate(self.labels) if x == label]}): ambiguous. Fix: "
+                            f"rename the duplicates in the signal headers")
         return self.labels.index(label)
 
 
@@ -146,6 +152,9 @@ def read_header(path: str | os.PathLike) -> BDFHeader:
             raise DataError(f"{path} is not a BioSemi BDF file (it does not start with 0xFF 'BIOSEMI'). "
                             "Fix: pass a .bdf file written by BioSemi ActiView (or vaeinfo.data.deap.bdf.write_bdf).")
         n_channels = _field_int(general[252:256], path, "number of signals")
+        if n_channels < 1:
+            raise DataError(f"{path}: its header gives {n_channels} signals; corrupt header. Fix: copy or download "
+                            f"it again.")
         signal_block = fh.read(SIGNAL_HEADER_BYTES * n_channels)
     header = BDFHeader(
         channels=_parse_channels(signal_block, n_channels, path),
@@ -161,6 +170,7 @@ def read_header(path: str | os.PathLike) -> BDFHeader:
     if header.n_records < 0:
         raise DataError(f"{path}: its header gives {header.n_records} data records (BDF's 'unknown', left by a "
                         f"recording that was not closed). Fix: repair the header's record count (bytes 236-243).")
+    _check_channels(header.channels, path)
     if not header.record_s > 0:
         raise DataError(f"{path}: its header gives a record duration of {header.record_s:g} s; corrupt header. "
                         f"Fix: copy or download it again.")
@@ -258,7 +268,8 @@ def write_bdf(path: str | os.PathLike, digital: np.ndarray, header: BDFHeader) -
     :func:`to_digital` (and, for Status, the raw code | flags values) to make ``digital``. The same inputs
     give identical bytes. ``digital`` must be integers, each channel within its ``digital_min``..``digital_max``
     (a Status channel, unit ``Boolean``: up to 2^24 - 1, the unsigned code | flags), and the start year within
-    1985-2084 (the years a two-digit year can name); ValueError otherwise.
+    1985-2084 (the years a two-digit year can name); ValueError otherwise, and DataError (from
+    :attr:`BDFHeader.sfreq`) when the channels' sampling rates differ.
     """
     if not FIRST_YEAR <= header.start.year < FIRST_YEAR + 100:
         raise ValueError(f"the header's start year {header.start.year} cannot be written: BDF's two-digit year covers "
@@ -350,6 +361,21 @@ def _parse_start(field: bytes, path: Path) -> datetime:
     return moment.replace(year=FIRST_YEAR + (moment.year - FIRST_YEAR) % 100)
 
 
+def _check_channels(channels: Sequence[BDFChannel], path: Path) -> None:
+    """DataError naming the channel and field unless every channel has samples and an invertible scaling."""
+    for ch in channels:
+        if ch.samples_per_record < 1:
+            problem = f"{ch.samples_per_record} samples per record"
+        elif ch.digital_max <= ch.digital_min:
+            problem = f"digital range [{ch.digital_min}, {ch.digital_max}] (the maximum must exceed the minimum)"
+        elif ch.physical_max == ch.physical_min:
+            problem = f"physical range [{ch.physical_min:g}, {ch.physical_max:g}] (empty: no scaling to volts)"
+        else:
+            continue
+        raise DataError(f"{path}: channel {ch.label!r} has {problem}; corrupt header. Fix: copy or download it "
+                        f"again.")
+
+
 def _field_int(field: bytes | str, path: Path, what: str) -> int:
     """An integer header field; DataError naming the field when it is not one."""
     value = _field_float(field, path, what)
@@ -362,10 +388,12 @@ def _field_float(field: bytes | str, path: Path, what: str) -> float:
     """A numeric header field; DataError naming the field when it does not parse."""
     text = field.decode("ascii", "replace") if isinstance(field, bytes) else field
     try:
-        return float(text.strip())
+        value = float(text.strip())
     except ValueError:
-        raise DataError(f"{path}: header field '{what}' reads {text.strip()!r}, not a number; corrupt header.") \
-            from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataError(f"{path}: header field '{what}' reads {text.strip()!r}, not a finite number; corrupt header.")
+    return value
 
 
 def _record_bytes(header: BDFHeader) -> int:

@@ -13,8 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ...checks import check_integer
 from .. import DataError
 from .format import (
+    N_SUBJECTS,
     PREPROCESSED_CHANNELS,
     PREPROCESSED_DIR,
     RATING_RANGE,
@@ -67,7 +69,10 @@ def _preprocessed_files(path: Path, subjects: Sequence[int] | None) -> list[Path
         if not files:
             raise DataError(f"no sNN.dat files in {folder}. Fix: {source_for(path).fix()}.")
         return files
-    files = [folder / f"s{int(s):02d}.dat" for s in subjects]
+    subjects = [check_integer(s, "a subject", low=1, high=N_SUBJECTS, meaning="DEAP subject number") for s in subjects]
+    if not subjects or len(set(subjects)) != len(subjects):
+        raise ValueError(f"subjects must name at least one subject, each once; got {subjects}")
+    files = [folder / f"s{s:02d}.dat" for s in subjects]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         raise DataError(f"missing {missing} in {folder}. Fix: {source_for(path).fix()}.")
