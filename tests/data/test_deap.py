@@ -442,6 +442,8 @@ def test_cached_synthetic_is_rewritten_when_the_generator_changes(tmp_path, monk
     monkeypatch.setattr(deap_synthetic, "generator_code", lambda: "an edited generator")
     edited = deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path)
     assert edited.root != first.root and [t.subject for t in deap_release.load_preprocessed(edited.root)] == [1]
+    monkeypatch.setattr(deap_synthetic.scipy, "__version__", "0.0.1")  # its filters shape the signals
+    assert deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path).root not in (first.root, edited.root)
 
 
 def test_synthetic_pickle_is_a_python2_protocol2_pickle(raw_set):

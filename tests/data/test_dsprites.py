@@ -310,6 +310,24 @@ def test_load_a_seeded_subsample_without_building_the_cache(tmp_path, private_ca
     assert pixels.dtype == torch.uint8 and set(pixels.unique().tolist()) == {0, 255}
 
 
+def test_the_pixel_cache_key_follows_the_renderers_code(tmp_path, monkeypatch):
+    """The key hashed the geometry constants and a hand-bumped version: an edited renderer served the old pixels
+    (and load_dsprites(n) gave different images with and without an old cache)."""
+    before, renderer = D._procedural_cache_path(tmp_path), D._RENDERER
+    assert D._procedural_cache_path(tmp_path) == before  # deterministic
+    real = D._heart_mask
+
+    def edited(u, v):  # another heart
+        return real(u, v)
+
+    monkeypatch.setattr(D, "_RENDERER", (*D._RENDERER[:-2], edited, D._render_chunk))
+    assert D._procedural_cache_path(tmp_path) != before
+    monkeypatch.setattr(D, "_RENDERER", renderer)
+    assert D._procedural_cache_path(tmp_path) == before
+    monkeypatch.setattr(D, "HEART_WIDTH", 21.0)
+    assert D._procedural_cache_path(tmp_path) != before
+
+
 def test_auto_source_without_the_npz_renders_and_says_so_once(tmp_path, capsys):
     first = D.load_dsprites(3, tmp_path, seed=0)
     D.load_dsprites(3, tmp_path, seed=1)

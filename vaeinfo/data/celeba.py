@@ -50,6 +50,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import PIL
 import torch
 from PIL import Image
 
@@ -328,10 +329,12 @@ def cache_path(index: CelebAIndex, size: int, cache_root: Path) -> Path:
     """``<cache_root>/celeba-<folder hash>-<size>px-<fingerprint>.npy``.
 
     The fingerprint hashes the names, sizes and mtimes of the JPEGs, the contents of the annotation
-    files, the preprocessing parameters and :data:`CACHE_VERSION`.
+    files, the preprocessing parameters, :data:`CACHE_VERSION` and Pillow's version (its JPEG decoder and
+    resampling decide the pixels).
     """
     digest = hashlib.sha256()
-    preprocessing = {"version": CACHE_VERSION, "size": size, "crop": CROP_FRACTION, "resample": RESAMPLE.name}
+    preprocessing = {"version": CACHE_VERSION, "size": size, "crop": CROP_FRACTION, "resample": RESAMPLE.name,
+                     "pillow": PIL.__version__}
     digest.update(json.dumps(preprocessing, sort_keys=True).encode())
     for name in (ATTR_FILE, PARTITION_FILE):
         digest.update((index.folder / name).read_bytes())

@@ -42,6 +42,7 @@ as in disentanglement_lib's ``dsprites_full``: :func:`sample_factors`, :func:`sa
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -81,7 +82,6 @@ GET_DSPRITES_HINT = (
 )
 
 # --- procedural geometry, in pixels at scale 1 (see the module docstring) ---
-RENDER_VERSION = 1
 SQUARE_SIDE = 20.9  # not 21: at posX or posY 0 and 1 its edges would fall exactly on pixel centres (ties)
 ELLIPSE_SEMI_AXES = (10.45, 5.225)  # along the shape's own x (horizontal at orientation 0) and y
 HEART_WIDTH = 20.9
@@ -276,6 +276,11 @@ def _render_chunk(values: np.ndarray) -> np.ndarray:
     canvas[np.arange(n)[:, None, None], (first[:, 1, None, None] + _PAD + span[:, None]),
            (first[:, 0, None, None] + _PAD + span[None, :])] = window
     return canvas[:, _PAD : _PAD + IMAGE_SIZE, _PAD : _PAD + IMAGE_SIZE]
+
+
+# the functions that decide the procedural pixels of a grid index: their code is part of the pixel cache's key
+_RENDERER = (render_indices, index_to_classes, classes_to_values, render, shape_mask, heart_geometry, _heart_mask,
+             _render_chunk)
 
 
 # ----------------------------------------------------------------------------------------------- the source
@@ -576,9 +581,11 @@ def _note_md5(npz: Path) -> None:
 
 # ----------------------------------------------------------------------------------------------- the cache
 def _procedural_cache_path(cache_root: Path) -> Path:
-    """``<cache>/dsprites-procedural-<fingerprint of the renderer's geometry>.npy``."""
-    geometry = {"version": RENDER_VERSION, "square": SQUARE_SIDE, "ellipse": ELLIPSE_SEMI_AXES, "heart": HEART_WIDTH,
-                "position": POSITION_RANGE, "size": IMAGE_SIZE}
+    """``<cache>/dsprites-procedural-<fingerprint of the renderer's geometry and code>.npy``: a change of the
+    renderer's functions (:data:`_RENDERER`) makes a new cache instead of serving the old pixels."""
+    geometry = {"square": SQUARE_SIDE, "ellipse": ELLIPSE_SEMI_AXES, "heart": HEART_WIDTH,
+                "position": POSITION_RANGE, "size": IMAGE_SIZE, "window": _WINDOW, "pad": _PAD,
+                "code": hashlib.sha256("".join(inspect.getsource(f) for f in _RENDERER).encode()).hexdigest()}
     key = hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
     return cache_root / f"dsprites-procedural-{key}.npy"
 

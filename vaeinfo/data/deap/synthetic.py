@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import scipy
 import scipy.signal
 
 from ... import __version__
@@ -195,7 +196,9 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
     _check_synthetic_args(tuple(range(1, n_subjects + 1)), n_trials, seed, formats, video_s)
     settings = {"subjects": list(range(1, n_subjects + 1)), "n_trials": int(n_trials), "video_s": float(video_s),
                 "seed": int(seed), "formats": sorted(formats)}
-    text = json.dumps({**settings, "vaeinfo": __version__, "code": generator_code()}, sort_keys=True)
+    libraries = {"numpy": np.__version__, "scipy": scipy.__version__}  # the random streams and the filters
+    text = json.dumps({**settings, "vaeinfo": __version__, "code": generator_code(), "libraries": libraries},
+                      sort_keys=True)
     root = resolve_cache_dir(cache_dir) / SYNTHETIC_CACHE / hashlib.sha256(text.encode()).hexdigest()[:16]
     if not _written_with(root, settings):
         root.parent.mkdir(parents=True, exist_ok=True)
