@@ -8,7 +8,16 @@ import os
 import numpy as np
 import pytest
 
-from vaeinfo.io import allowed_cpus, atomic_open, atomic_write_json, atomic_write_text, available_cpus, progress_bar
+from vaeinfo import io as vio
+from vaeinfo.io import (
+    allowed_cpus,
+    atomic_open,
+    atomic_write_json,
+    atomic_write_text,
+    available_cpus,
+    file_lock,
+    progress_bar,
+)
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -162,3 +171,36 @@ def test_allowed_cpus_is_the_affinity_mask_and_bounds_available_cpus(monkeypatch
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     assert allowed_cpus() == {0, 1, 2, 3}
+
+
+def test_file_lock_excludes_a_second_holder_and_says_it_waits(tmp_path, capsys):
+    import threading
+
+    order, lock = [], tmp_path / "locks" / "run.lock"
+
+    def second_holder():
+        with file_lock(lock, "waiting"):
+            order.append("second")
+
+    with file_lock(lock):
+        second = threading.Thread(target=second_holder)
+        second.start()
+        second.join(timeout=1)
+        assert second.is_alive()  # blocked while the first holds the lock
+        order.append("first")
+    second.join(timeout=10)
+    assert order == ["first", "second"] and "waiting" in capsys.readouterr().err
+
+
+def test_file_lock_goes_on_without_a_lock_where_none_can_be_taken(tmp_path, monkeypatch):
+    """A read-only cache (reusing finished models only) or a file system without locks must not stop a run."""
+    (tmp_path / "a-file").write_text("x")
+    with file_lock(tmp_path / "a-file" / "run.lock"):  # its folder cannot be made
+        pass
+
+    def no_locks(handle, operation):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(vio.fcntl, "flock", no_locks)
+    with file_lock(tmp_path / "run.lock"):
+        pass

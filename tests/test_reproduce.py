@@ -306,6 +306,7 @@ def test_a_profile_from_another_params_folder_never_writes_into_the_committed_fi
     name = f"pytest-{os.getpid()}"
     (tmp_path / "params" / f"{name}.yaml").write_text(f"profile: {name}\n")
     out = REPO / "figures" / "local" / name
+    local_existed = out.parent.exists()
     try:
         result = driver("--profile", name, "--params", str(tmp_path / "params"), "--notebooks", str(folder),
                         "--data-dir", str(tmp_path))
@@ -313,6 +314,8 @@ def test_a_profile_from_another_params_folder_never_writes_into_the_committed_fi
         assert f"output {out}" in result.stdout and (out / "executed" / "01_a.ipynb").is_file()
     finally:
         shutil.rmtree(out, ignore_errors=True)
+        if not local_existed:
+            shutil.rmtree(out.parent, ignore_errors=True)
 
 
 def test_bad_data_is_one_error_before_any_notebook_runs(mnist_root, tmp_path):

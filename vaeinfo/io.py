@@ -84,24 +84,40 @@ SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/]+|[^\s/:]+:\d+")
 @contextmanager
 def file_lock(path: str | os.PathLike, waiting: str | None = None) -> Iterator[None]:
     """Hold an exclusive ``fcntl.flock`` on ``path`` (created with its folders), blocking while another process or
-    thread holds it; ``waiting`` is printed on stderr when it has to wait. No lock where ``fcntl`` is missing
-    (Windows); on a shared file system without working ``flock`` (some NFS setups) it holds within one machine."""
-    if fcntl is None:
+    thread holds it; ``waiting`` is printed on stderr when it has to wait.
+
+    No lock where ``fcntl`` is missing (Windows) or the lock file cannot be made or locked (a read-only folder, a
+    file system without locks: whoever writes there next fails with its own error). On Linux NFS, ``flock`` holds
+    across machines, but between threads of one process only on a local file system. Not re-entrant: a thread that
+    takes the same lock twice waits for itself.
+    """
+    handle = None
+    if fcntl is not None:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")
+        except OSError:
+            handle = None
+    try:
+        if handle is not None:
+            _acquire(handle, waiting)
         yield
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if waiting:
-                print(waiting, file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        if handle is not None:
+            handle.close()  # closing the file releases its lock
+
+
+def _acquire(handle: IO, waiting: str | None) -> None:
+    """flock ``handle`` exclusively, saying ``waiting`` when another holder makes it wait; nothing where the file
+    system refuses locks."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if waiting:
+            print(waiting, file=sys.stderr, flush=True)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError:  # ENOLCK and the like: no locks here
+        pass
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:

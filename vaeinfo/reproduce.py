@@ -345,7 +345,7 @@ def run_notebook(notebook: Path, params: dict, out: Path) -> Outcome:
     _forget_results(results)  # never report an earlier run's numbers
     print(f"\n=== {notebook.name} ({params.get('profile')}) ===", flush=True)
     earlier, start = _figures(out, notebook.stem), time.perf_counter()
-    with _log_to(log_partial), _removed_on_interrupt(partial, log_partial):
+    with _removed_on_interrupt(partial, log_partial), _log_to(log_partial):  # the log closed before it is deleted
         try:
             pm.execute_notebook(
                 str(notebook), str(partial), parameters=params, kernel_name="python3",

@@ -199,10 +199,10 @@ def _signal_field(name: str, channel: int, n: int = 4) -> slice:
 
 
 @pytest.mark.parametrize("subjects, error", [
-    ([], "subjects must name at least one subject, each once; got []"),
-    ([1, 1], "subjects must name at least one subject, each once; got [1, 1]"),
-    ([1.7], "a subject must be an integer in [1, 32] (DEAP subject number), got 1.7"),
-    ([33], "a subject must be an integer in [1, 32] (DEAP subject number), got 33"),
+    ([], "subjects must be distinct integers in 1..32, got []"),
+    ([1, 1], "subjects must be distinct integers in 1..32, got [1, 1]"),
+    ([1.7], "subjects must be distinct integers in 1..32, got [1.7]"),
+    ([33], "subjects must be distinct integers in 1..32, got [33]"),
 ])
 def test_a_bad_subject_list_is_a_clear_error(raw_set, subjects, error):
     """An empty list returned nothing, a repeated subject was loaded twice and 1.7 read s01."""
@@ -359,7 +359,7 @@ def test_synthetic_never_overwrites_real_data_and_replaces_its_own(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"subjects": (1.9,)}, r"subjects must be distinct integers in 1..32, got \(1.9,\)"),  # was written as s01
+    ({"subjects": (1.9,)}, r"subjects must be distinct integers in 1..32, got \[1.9\]"),  # was written as s01
     ({"subjects": (1,), "n_trials": True}, r"n_trials must be an integer in \[1, 40\]"),
     ({"subjects": (1,), "n_trials": 2.0}, r"n_trials must be an integer in \[1, 40\]"),
     ({"subjects": (1,), "seed": True}, r"seed must be an integer >= 0, got True"),

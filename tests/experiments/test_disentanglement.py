@@ -152,11 +152,15 @@ def test_the_models_train_through_the_sweep_runner_on_the_documented_images(tiny
     assert exp.train_source == data.source
 
 
-def test_the_workers_train_on_the_dsprites_source_the_driver_found(tiny, tmp_path):
+def test_the_workers_train_on_the_dsprites_source_the_driver_found(tiny, tmp_path, monkeypatch):
     """With source "auto", a worker without the official file trained on rendered images while the driver measured
     on the official grid: the spec now carries what the driver found, and a worker that lacks it fails."""
-    exp, _ = tiny
+    exp, cache = tiny
     assert exp.train_source.fallback  # no official file in the test data: the driver found the renderer
+    specs, real = [], dx.run_many
+    monkeypatch.setattr(dx, "run_many", lambda configs, spec, **kw: specs.append(spec) or real(configs, spec, **kw))
+    dx.disentanglement_experiment(exp.settings, TINY_METRICS, cache_dir=cache, workers=1, progress=False)
+    assert [s.kwargs["source"] for s in specs] == ["procedural"]  # was "auto": each worker decided for itself
     data = tmp_path / "data"
     data.mkdir()
     with pytest.raises(DataError, match=r"the official dSprites file .* does not exist"):

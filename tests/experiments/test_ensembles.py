@@ -315,14 +315,17 @@ def test_traversal_rows_follow_their_representatives_sign(digits_run):
 # ----------------------------------------------------------------------------- a real ensemble on dSprites
 
 
-def test_a_dsprites_ensemble_is_notebook_09s_beta_vaes_with_factor_labels(tmp_path):
+def test_a_dsprites_ensemble_is_notebook_09s_beta_vaes_with_factor_labels(tmp_path, monkeypatch):
     from vaeinfo.data.dsprites import FACTOR_NAMES
     from vaeinfo.experiments.disentanglement import DSpritesSettings
 
     training = DSpritesSettings(n_train=300, hidden=(32,), epochs=1, batch_size=100, warmup_iterations=2,
                                 betas=(1.0,), seeds=(9,), objectives=("beta_tcvae",))
     settings = ens.EnsembleSettings(members=2, latent_dim=3, beta=4.0, epochs=99, seed=1, likelihood="gaussian")
+    specs, real = [], ens.run_many
+    monkeypatch.setattr(ens, "run_many", lambda configs, spec, **kw: specs.append(spec) or real(configs, spec, **kw))
     e = ens.train_dsprites_ensemble(settings, training, n_points=40, workers=1, cache_dir=tmp_path)
+    assert [s.kwargs["source"] for s in specs] == ["procedural"]  # what this process found (no official file here)
     assert e.settings.epochs == 1 and e.settings.likelihood == "bernoulli" and e.label_names == FACTOR_NAMES
     expected = replace(training, betas=(4.0,), seeds=(1, 2), latent_dim=3, objectives=("beta_vae",))
     assert [r.config for r in e.runs] == [expected.config("beta_vae", 4.0, s) for s in (1, 2)]

@@ -169,6 +169,7 @@ def test_relevant_factors_is_the_max_statistic_permutation_test():
     for n, level in ((19, 0.05), (9, 0.1), (99, 0.01)):
         threshold = lm.relevant_factors(np.zeros(2), null[-n:] if n <= 39 else np.ones((n, 2)), level=level)[1]
         assert threshold == pytest.approx(0.39 if n <= 39 else 1.0)  # the smallest n allowed: the largest maximum
+    assert lm.relevant_factors(np.zeros(2), null[:1], level=1 - 1e-12)[1] == pytest.approx(0.01)  # level ~1: n = 1
     with pytest.raises(ValueError, match=r"18 label shuffles cannot show significance at level 0.05: .* use at least "
                                          r"19 shuffles"):
         lm.relevant_factors(np.zeros(2), null[:18])

@@ -284,7 +284,12 @@ import torch
 from torch import nn
 
 
-class Net(nn.Module):
+class Base(nn.Module):
+    def decode(self, z):
+        return DECODED.view(-1, 1, 4, 4)
+
+
+class Net(Base):
     def __init__(self):
         super().__init__()
         self.latent_dim, self.config = 2, {"input_shape": [1, 4, 4]}
@@ -295,17 +300,15 @@ class Net(nn.Module):
     def encode(self, x):
         return self.enc(x.flatten(1)).chunk(2, dim=1)
 
-    def decode(self, z):
-        return DECODED.view(-1, 1, 4, 4)
-
     def log_likelihood(self, x, params):
         return -(x - params).square().flatten(1).sum(1)
 """
 
 
 def test_an_edit_of_a_custom_models_code_changes_its_key(images, tmp_path, monkeypatch):
-    """The key hashed a custom model's class name and initial weights only: an edited decode silently reused the
-    old code's weights. A comment does not change it; a class without a source file enters by name."""
+    """The key hashed a custom model's class name and initial weights only: an edited decode (here inherited from
+    a base class of the user's) silently reused the old code's weights. A comment does not change it; a class
+    without a source file enters by name, with a warning; a class whose source does not parse alone is hashed raw."""
     import importlib
     import sys
 
@@ -324,11 +327,18 @@ def test_an_edit_of_a_custom_models_code_changes_its_key(images, tmp_path, monke
         assert key_of("self.dec(z)", comment="# a comment changes no code\n") == plain
     finally:
         sys.modules.pop(name, None)
-    namespace: dict = {}
-    exec(EDITABLE.replace("DECODED", "self.dec(z)"), namespace)  # as in an interactive session: no file behind it
+    namespace: dict = {"__name__": "__main__"}
+    exec(EDITABLE.replace("DECODED", "self.dec(z)"), namespace)  # as in a notebook cell: no file behind it
     from vaeinfo.training.checkpoint import class_fingerprint
-    fingerprint = class_fingerprint(namespace["Net"]())
-    assert fingerprint["classes"] == fingerprint["no_source"] == ["builtins.Net"]
+    with pytest.warns(UserWarning, match=r"no source file for \['__main__.Base', '__main__.Net'\]"):
+        fingerprint = class_fingerprint(namespace["Net"]())
+    assert fingerprint["classes"] == fingerprint["no_source"] == ["__main__.Base", "__main__.Net"]
+
+    class Nested(nn.Module):  # its source, dedented, does not parse: the string's second line is at column 0
+        text = """
+no indent"""
+
+    assert class_fingerprint(Nested())["classes"] == [f"{__name__}.{Nested.__qualname__}"]
 
 
 def test_a_resumed_custom_run_ends_with_the_uninterrupted_weights(images, tmp_path, stopped_in_epoch_2):

@@ -231,8 +231,8 @@ BAD_WORKERS = "workers must be an integer >= 1 (worker processes of the local cl
 def test_a_run_whose_checkpoint_is_not_on_this_disk_names_the_shared_cache_fix(tmp_path):
     """Workers on other machines with their own cache folders: the model was only 'no checkpoint at ...'."""
     run = RunResult({"epochs": 1}, "mlp-0", tmp_path / "models" / "mlp-0", False, [], None, 1, 1.0, None)
-    with pytest.raises(FileNotFoundError, match=r"not visible here: the workers wrote to another disk.*shared file "
-                                                r"system.*set VAEINFO_CACHE"):
+    with pytest.raises(FileNotFoundError, match=r"not found here: the cache folder was deleted since, or the workers "
+                                                r"wrote to another disk .*shared file system.*set VAEINFO_CACHE"):
         run.model()
 
 

@@ -205,7 +205,7 @@ def test_a_run_resumed_with_another_thread_count_warns(digits, tmp_path, stopped
     with pytest.warns(UserWarning, match=rf"first epochs trained with {threads} CPU thread\(s\), this process "
                                          rf"resumes it with {threads + 1}.*OMP_NUM_THREADS={threads}"):
         train(TINY, *digits, cache_dir=tmp_path, progress=False)
-    assert checkpoint.read_checkpoint(path)["threads"] == threads + 1
+    assert checkpoint.read_checkpoint(path)["threads"] is None  # mixed: a later resume has nothing to compare with
 
 
 PINNED_CODE = {"sha256": "0" * 64, "files": ["vaeinfo.models.objectives"]}

@@ -581,10 +581,12 @@ def _note_md5(npz: Path) -> None:
 
 # ----------------------------------------------------------------------------------------------- the cache
 def _procedural_cache_path(cache_root: Path) -> Path:
-    """``<cache>/dsprites-procedural-<fingerprint of the renderer's geometry and code>.npy``: a change of the
-    renderer's functions (:data:`_RENDERER`) makes a new cache instead of serving the old pixels."""
+    """``<cache>/dsprites-procedural-<fingerprint of the renderer's geometry, latent values and code>.npy``: a change
+    of the renderer's functions (:data:`_RENDERER`, their docstrings included: a re-render takes about a minute) or
+    of numpy's version makes a new cache instead of serving the old pixels."""
     geometry = {"square": SQUARE_SIDE, "ellipse": ELLIPSE_SEMI_AXES, "heart": HEART_WIDTH,
-                "position": POSITION_RANGE, "size": IMAGE_SIZE, "window": _WINDOW, "pad": _PAD,
+                "position": POSITION_RANGE, "size": IMAGE_SIZE, "window": _WINDOW, "pad": _PAD, "numpy": np.__version__,
+                "values": {k: v.tolist() for k, v in latents_possible_values().items()},
                 "code": hashlib.sha256("".join(inspect.getsource(f) for f in _RENDERER).encode()).hexdigest()}
     key = hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
     return cache_root / f"dsprites-procedural-{key}.npy"

@@ -130,7 +130,7 @@ def relevant_factors(mi_label: np.ndarray, null: np.ndarray, level: float = 0.05
     if not (np.isfinite(mi_label).all() and np.isfinite(null).all() and 0 < level < 1):
         raise ValueError(f"relevant_factors needs finite mi_label and null (NaN: {int(np.isnan(mi_label).sum())} and "
                          f"{int(np.isnan(null).sum())}) and 0 < level < 1 (got {level})")
-    exceeded = math.floor(level * (len(null) + 1) + 1e-9) - 1  # null maxima a relevant factor may fall below
+    exceeded = min(math.floor(level * (len(null) + 1) + 1e-9), len(null)) - 1  # maxima a relevant one may be below
     if exceeded < 0:
         raise ValueError(f"{len(null)} label shuffles cannot show significance at level {level}: the smallest "
                          f"permutation p-value is 1/(n + 1); use at least {math.ceil(1 / level - 1 - 1e-9)} shuffles")

@@ -102,24 +102,39 @@ def weights_fingerprint(model: VAEModel) -> dict:
 
 def class_fingerprint(model: VAEModel) -> dict:
     """``{"sha256": ..., "classes": [qualified names]}`` of a custom model: the code (:func:`runnable_source`) of the
-    classes of the model and of its submodules, except torch's own (``torch.nn.Linear`` and the like).
+    classes of the model and of its submodules and of their base classes, except torch's and Python's own
+    (``torch.nn.Linear``, ``torch.nn.Module``; TorchScript modules, compiled, enter by their weights only).
 
-    A class whose source Python cannot find (one defined in an interactive session without a file) enters by its
-    name only, listed under ``"no_source"``: an edit of it is then not seen by the key.
+    The code is read from the classes' source files as they are on disk (edit a model's file and the next call's key
+    changes, even before the module is reloaded). A class whose source Python cannot find (one defined in a notebook
+    cell or an interactive session) enters by its name only, listed under ``"no_source"``, with a warning: an edit
+    of it is then not seen by the key (put it in a .py file, or pass ``force=True`` to ``train`` after an edit).
     """
-    classes = sorted({type(m) for m in model.modules() if not type(m).__module__.startswith("torch.")},
-                     key=lambda c: f"{c.__module__}.{c.__qualname__}")
-    digest, missing = hashlib.sha256(), []
-    for cls in classes:
-        name = f"{cls.__module__}.{cls.__qualname__}"
-        try:
-            code = runnable_source(textwrap.dedent(inspect.getsource(cls)))
-        except (OSError, TypeError):  # no file behind the class (an interactive session)
-            missing.append(name)
-            code = ""
-        digest.update(f"{name}:{len(code)}:{code}".encode())
-    names = [f"{c.__module__}.{c.__qualname__}" for c in classes]
+    classes = {base for m in model.modules() for base in type(m).__mro__
+               if base.__module__.split(".")[0] not in ("torch", "builtins")}
+    names = sorted(f"{c.__module__}.{c.__qualname__}" for c in classes)
+    code = {f"{c.__module__}.{c.__qualname__}": _class_code(c) for c in classes}
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(f"{name}:{len(code[name] or '')}:{code[name] or ''}".encode())
+    missing = [name for name in names if code[name] is None]
+    if missing:
+        warnings.warn(f"no source file for {missing}: the cache key cannot see edits of their code (define them in a "
+                      f".py file, or pass force=True to train() after an edit)", stacklevel=3)
     return {"sha256": digest.hexdigest(), "classes": names, **({"no_source": missing} if missing else {})}
+
+
+def _class_code(cls: type) -> str | None:
+    """A class's source without comments and docstrings (its raw source where that does not parse alone, e.g. a
+    nested class holding a multi-line string at column 0); None where Python finds no source."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):  # no file behind the class
+        return None
+    try:
+        return runnable_source(textwrap.dedent(source))
+    except (SyntaxError, tokenize.TokenError):
+        return source
 
 
 def code_fingerprint() -> dict:

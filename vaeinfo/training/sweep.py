@@ -114,11 +114,13 @@ class RunResult:
         if self.error is not None or self.path is None:
             raise RuntimeError(f"this run failed ({self.error}); it has no trained model. Fix its config or data and "
                                f"run the sweep again")
-        if not (Path(self.path) / CHECKPOINT).is_file():
-            raise FileNotFoundError(f"the run trained, but its checkpoint {self.path / CHECKPOINT} is not visible "
-                                    f"here: the workers wrote to another disk. On a cluster of several machines the "
-                                    f"cache folder must be a shared file system at the same path everywhere: set "
-                                    f"VAEINFO_CACHE (or cache_dir=) to such a folder and run the sweep again")
+        checkpoint = Path(self.path) / CHECKPOINT
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"the run trained, but its checkpoint {checkpoint} is not found here: the cache "
+                                    f"folder was deleted since, or the workers wrote to another disk (on a cluster of "
+                                    f"several machines the cache folder must be a shared file system at the same path "
+                                    f"everywhere: set VAEINFO_CACHE, or cache_dir=, to such a folder); run the sweep "
+                                    f"again")
         return load_model(self.path, device=device)
 
 

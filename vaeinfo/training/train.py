@@ -173,8 +173,6 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
     with file_lock(cache / "locks" / f"{key}.lock", waiting):  # one writer per run: a second caller then reuses it
         if force:
             path.unlink(missing_ok=True)
-        threads = configure_cpu()
-        threads = threads if device.type == "cpu" else None
         if path.exists():
             state = _resume(path, key, cfg, device, model)
             if state.epoch >= cfg["epochs"]:
@@ -182,24 +180,29 @@ def train(config: dict, data, validation=None, *, model: VAEModel | None = None,
                                f"(pass force=True to retrain)")
                 return TrainResult(state.model.eval(), state.history, cfg, key, folder, True, 0)
             _say(progress, f"vaeinfo: resuming {display_path(folder)} after epoch {state.epoch}/{cfg['epochs']}")
-            _warn_if_threads_differ(state.threads, threads, path)
         else:
             state = _fresh(cfg, device, model)
             atomic_write_json(folder / CONFIG_JSON, {"key": key, **ingredients})
-        state.threads = threads
+        cpu_threads = configure_cpu()
+        state.threads = _resumed_threads(state, cpu_threads if device.type == "cpu" else None, path)
         warn_if_bf16_emulated(cfg.get("precision", "fp32"), device)
         first = state.epoch
         _run_epochs(state, cfg, x.to(device), None if x_val is None else x_val.to(device), key, path, progress)
     return TrainResult(state.model.eval(), state.history, cfg, key, folder, False, cfg["epochs"] - first)
 
 
-def _warn_if_threads_differ(trained: int | None, now: int | None, path: Path) -> None:
-    """Warn when a CPU run resumes with another intra-op thread count than its checkpointed epochs had: reductions
-    split by thread may round differently, so the weights need not be bitwise those of an uninterrupted run."""
-    if trained is not None and now is not None and trained != now:
-        warnings.warn(f"{display_path(path)}: its first epochs trained with {trained} CPU thread(s), this process "
-                      f"resumes it with {now}; the weights may differ in their last bits from an uninterrupted run "
-                      f"(set OMP_NUM_THREADS={trained} before starting Python to resume bitwise)", stacklevel=3)
+def _resumed_threads(state: TrainState, now: int | None, path: Path) -> int | None:
+    """The thread count to record for the run: ``now`` for a fresh run or one resumed with the count its first
+    epochs had; None (mixed) otherwise, with a warning when a CPU run resumes with another intra-op thread count:
+    reductions split by thread may round differently, so the weights need not be bitwise an uninterrupted run's."""
+    if state.epoch == 0 or state.threads == now:
+        return now
+    if state.threads is not None and now is not None:
+        warnings.warn(f"{display_path(path)}: its first epochs trained with {state.threads} CPU thread(s), this "
+                      f"process resumes it with {now}; the weights may differ in their last bits from an "
+                      f"uninterrupted run (set OMP_NUM_THREADS={state.threads} before starting Python to resume "
+                      f"bitwise)", stacklevel=3)
+    return None
 
 
 def _run_epochs(state: TrainState, cfg: dict, x: torch.Tensor, x_val: torch.Tensor | None, key: str, path: Path,

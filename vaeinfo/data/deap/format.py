@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ...checks import is_integer
 from ...io import display_path
 from .. import DataError, absent
 
@@ -154,6 +155,15 @@ def source_at(root: Path, origin: str) -> DeapSource:
                         f"{fix}") from None
     raise DataError(f"{root} holds an incomplete synthetic DEAP set: writing it was interrupted ({MANIFEST} says "
                     f"complete: false). {fix}")
+
+
+def check_subjects(subjects: Sequence[int]) -> list[int]:
+    """``subjects`` as a list of ints; ValueError unless they are distinct integers in 1..N_SUBJECTS, at least one."""
+    subjects = list(subjects)
+    if (not subjects or len(set(subjects)) != len(subjects)
+            or not all(is_integer(s) and 1 <= s <= N_SUBJECTS for s in subjects)):
+        raise ValueError(f"subjects must be distinct integers in 1..{N_SUBJECTS}, got {subjects}")
+    return [int(s) for s in subjects]
 
 
 def subject_of(path: Path) -> int:

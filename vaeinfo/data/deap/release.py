@@ -13,16 +13,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ...checks import check_integer
 from .. import DataError
 from .format import (
-    N_SUBJECTS,
     PREPROCESSED_CHANNELS,
     PREPROCESSED_DIR,
     RATING_RANGE,
     SFREQ,
     DeapSource,
     EEGTrials,
+    check_subjects,
     source_for,
     subject_of,
 )
@@ -49,6 +48,8 @@ def load_preprocessed(path_or_dir: str | os.PathLike, subjects: Sequence[int] | 
     DataError
         Missing file or folder, a file that is not a DEAP pickle (corrupt, truncated, foreign content),
         wrong keys, shapes, dtype, non-finite values or ratings outside 1..9; each names the file and the fix.
+    ValueError
+        ``subjects`` given with a single file, or not distinct integers in 1..32.
     """
     path = Path(path_or_dir)
     source = source_for(path)
@@ -69,10 +70,7 @@ def _preprocessed_files(path: Path, subjects: Sequence[int] | None) -> list[Path
         if not files:
             raise DataError(f"no sNN.dat files in {folder}. Fix: {source_for(path).fix()}.")
         return files
-    subjects = [check_integer(s, "a subject", low=1, high=N_SUBJECTS, meaning="DEAP subject number") for s in subjects]
-    if not subjects or len(set(subjects)) != len(subjects):
-        raise ValueError(f"subjects must name at least one subject, each once; got {subjects}")
-    files = [folder / f"s{s:02d}.dat" for s in subjects]
+    files = [folder / f"s{s:02d}.dat" for s in check_subjects(subjects)]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         raise DataError(f"missing {missing} in {folder}. Fix: {source_for(path).fix()}.")

@@ -31,7 +31,7 @@ import scipy
 import scipy.signal
 
 from ... import __version__
-from ...checks import check_integer, is_integer
+from ...checks import check_integer
 from ...io import (
     atomic_open,
     atomic_write_json,
@@ -74,6 +74,7 @@ from .format import (
     TWENTE,
     VIDEO_S,
     DeapSource,
+    check_subjects,
     source_at,
 )
 from .raw import downsample, release_eeg, trial_bounds, trim_margins
@@ -241,9 +242,7 @@ def _written_with(root: Path, settings: dict) -> bool:
 
 def _check_synthetic_args(subjects, n_trials, seed, formats, video_s) -> None:
     """ValueError naming the bad argument of make_synthetic (before anything in the folder is touched)."""
-    if (not subjects or len(set(subjects)) != len(subjects)
-            or not all(is_integer(s) and 1 <= s <= N_SUBJECTS for s in subjects)):
-        raise ValueError(f"subjects must be distinct integers in 1..{N_SUBJECTS}, got {subjects}")
+    check_subjects(subjects)
     check_integer(n_trials, "n_trials", low=1, high=N_TRIALS, meaning="videos per subject")
     check_integer(seed, "seed", low=0)
     if not formats or set(formats) - {"preprocessed", "raw"}:
