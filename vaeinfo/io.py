@@ -96,8 +96,8 @@ def file_lock(path: str | os.PathLike, waiting: str | None = None) -> Iterator[N
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             handle = open(path, "a")
-        except OSError:
-            handle = None
+        except OSError:  # no lock here
+            pass
     try:
         if handle is not None:
             _acquire(handle, waiting)

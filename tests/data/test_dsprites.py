@@ -452,3 +452,10 @@ def test_pack_npy_images_streams_binary_images_bit_packed():
     D.pack_npy_images(io.BytesIO(images.tobytes()), len(images), out, name="x", fix="", progress=False)
     packed = np.frombuffer(out.getvalue(), np.uint8).reshape(len(images), 64, 8)
     assert np.array_equal(np.unpackbits(packed, axis=-1), images)
+
+
+def test_source_kind_names_the_source_a_worker_must_load(tmp_path):
+    procedural = D.load_dsprites(5, tmp_path, seed=0, progress=False).source
+    assert D.source_kind(procedural) == "procedural"
+    official = D.DSprites("official", tmp_path / "dsprites" / D.NPZ_NAME).source(5)
+    assert D.source_kind(official) == "official"

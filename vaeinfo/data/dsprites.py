@@ -446,6 +446,12 @@ def load_dsprites(n: int | None = None, data_dir: str | os.PathLike | None = Non
                         indices.astype(np.int64), classes_to_values(index_to_classes(indices)))
 
 
+def source_kind(source: DataSource) -> str:
+    """The ``source=`` of :func:`load_dsprites` that reads the images ``source`` describes (what a process found
+    with ``"auto"``): ``"procedural"`` for the renderer's (flagged ``fallback``), else ``"official"``."""
+    return "procedural" if source.fallback else "official"
+
+
 def check_dsprites(data_dir: str | os.PathLike | None = None) -> bool:
     """Whether the data folder holds the official npz: False when ``dsprites/`` + NPZ_NAME is absent, True when its
     fields pass :func:`check_official_npz` (a DataError naming the problem otherwise). The pixels are checked when

@@ -53,7 +53,15 @@ import torch
 
 from ..checks import check_integer
 from ..data import DataSource
-from ..data.dsprites import FACTOR_NAMES, FACTOR_SIZES, DSprites, DSpritesData, load_dsprites, open_dsprites
+from ..data.dsprites import (
+    FACTOR_NAMES,
+    FACTOR_SIZES,
+    DSprites,
+    DSpritesData,
+    load_dsprites,
+    open_dsprites,
+    source_kind,
+)
 from ..data.spec import DataSpec
 from ..info import disentanglement as dis
 from ..info.decomposition import ELBODecomposition, elbo_decomposition
@@ -403,9 +411,8 @@ def disentanglement_experiment(settings: DSpritesSettings, metrics: MetricSettin
     evaluation = load_dsprites(metrics.n_eval, data_dir, seed=EVAL_SEED, uint8=True, cache_dir=cache_dir,
                                progress=progress)
     metrics.check(len(evaluation.images))
-    source = "procedural" if evaluation.source.fallback else "official"  # what this process found: every worker too
     trained = train_models(settings, data_dir=data_dir, scheduler=scheduler, workers=workers, cache_dir=cache_dir,
-                           source=source)
+                           source=source_kind(evaluation.source))  # what this process found: every worker too
     grid = open_dsprites(data_dir, cache=metrics.n_eval is None, cache_dir=cache_dir, progress=progress)
     reports = [measure(t, evaluation, grid, metrics)
                for t in progress_bar(trained, desc="measuring dSprites models", unit="model", enabled=progress)]

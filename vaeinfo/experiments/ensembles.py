@@ -52,7 +52,7 @@ import torch
 
 from ..checks import check_integer
 from ..data import ImageData
-from ..data.dsprites import FACTOR_NAMES, load_dsprites
+from ..data.dsprites import FACTOR_NAMES, load_dsprites, source_kind
 from ..data.mnist import load_mnist
 from ..data.spec import mnist_spec
 from ..info import fingerprints as fp
@@ -203,7 +203,7 @@ def train_dsprites_ensemble(settings: EnsembleSettings, training: DSpritesSettin
                        objectives=("beta_vae",))
     settings = replace(settings, epochs=training.epochs, likelihood="bernoulli")
     points = load_dsprites(n_points, data_dir, seed=EVAL_SEED, uint8=True, cache_dir=cache_dir, progress=False)
-    spec = training.data_spec(data_dir, cache_dir, "procedural" if points.source.fallback else "official")
+    spec = training.data_spec(data_dir, cache_dir, source_kind(points.source))
     runs = run_many([training.config("beta_vae", settings.beta, s) for s in seeds], spec, scheduler=scheduler,
                     workers=workers, cache_dir=cache_dir)
     models = [run.model() for run in runs]
