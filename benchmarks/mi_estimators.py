@@ -118,8 +118,9 @@ def markdown(rows: list[dict], reference_times: dict, meta: dict) -> str:
             lines.append(f"- N={r['N']}, d={r['d']}: ~{equal:.3g} s, {equal / grid['time_s']:.2g} x grid's time")
     reference = ", ".join(f"{k}: {v:.2f} s" for k, v in reference_times.items())
     lines += ["", f"Reference (grid, tol = 1e-7) time: {reference}", "",
-              "gaussian, dimwise_kl and kt_upper are upper bounds, kt_lower a lower bound (KT on a 2000-row "
-              "subsample when N > 2000): their 'error' is their gap to I.", ""]
+              "gaussian and dimwise_kl are upper bounds of I, kt_lower a lower bound; kt_upper bounds the I of the "
+              "2000-row subsample it runs on when N > 2000 (at most log 2000), not the I of all N rows: their "
+              "'error' is their gap to I.", ""]
     return "\n".join(lines)
 
 

@@ -3,7 +3,7 @@
 Levels (a module may import its own top-level subpackage and strictly lower levels, never a peer at the same
 level, never upward; the package root ``vaeinfo`` itself, e.g. for ``__version__``, is allowed everywhere):
 
-    0  vaeinfo.io, vaeinfo.checks
+    0  vaeinfo.io, vaeinfo.checks, vaeinfo.sourcecode
     1  vaeinfo.data, vaeinfo.models
     2  vaeinfo.info, vaeinfo.training
     3  vaeinfo.experiments, vaeinfo.viz, vaeinfo.results
@@ -33,6 +33,7 @@ ROOT = "vaeinfo"
 LEVELS = {
     "io": 0,
     "checks": 0,
+    "sourcecode": 0,
     "data": 1,
     "models": 1,
     "info": 2,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from vaeinfo import results
 from vaeinfo.results import csv_table, markdown_table, results_table, save_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,3 +156,21 @@ def test_references_table_puts_each_reference_beside_the_measured_value(tmp_path
     # a row whose path ends at a list (no reduce): said, not a TypeError that stopped the driver before its summary
     shown = "not a number (list at that path: give the row an 'at', 'select' or 'reduce')"
     assert lines[8] == f"| all MI | Fig. 1 | 3 | {shown} | {link} | - |  |"
+
+
+def test_two_runs_updating_sections_of_one_readme_keep_both_updates(tmp_path, monkeypatch):
+    """Both read the README, each wrote back the other's section as it had read it: one table was lost."""
+    monkeypatch.setenv("VAEINFO_CACHE", str(tmp_path / "cache"))
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- a -->\nold a\n<!-- /a -->\nmiddle\n<!-- b -->\nold b\n<!-- /b -->\nend\n")
+    write = results.atomic_write_text
+
+    def slow_write(path, text):  # a slow disk: the other run reads while this one has read and not yet written
+        time.sleep(0.3)
+        write(path, text)
+
+    monkeypatch.setattr(results, "atomic_write_text", slow_write)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda args: results.replace_section(readme, *args),
+                      [("<!-- a -->", "<!-- /a -->", "new a"), ("<!-- b -->", "<!-- /b -->", "new b")]))
+    assert readme.read_text() == "intro\n<!-- a -->\nnew a\n<!-- /a -->\nmiddle\n<!-- b -->\nnew b\n<!-- /b -->\nend\n"

@@ -446,6 +446,23 @@ def test_cached_synthetic_is_rewritten_when_the_generator_changes(tmp_path, monk
     assert deap_synthetic.cached_synthetic(1, 1, 4, cache_dir=tmp_path).root not in (first.root, edited.root)
 
 
+def test_the_generator_hash_follows_code_not_documentation(tmp_path, monkeypatch):
+    """It hashed the modules' bytes: a docstring edit of the BDF module wrote a new synthetic set (and moved the
+    folder recorded in notebook 06's results)."""
+    source = Path(deap_synthetic.raw_module.__file__).read_text(encoding="utf-8")
+    copies = {"documented": '"""An edited module docstring."""\n# a comment\n' + source.split('"""', 2)[2],
+              "edited": source + "\nEXTRA = 1\n"}
+    digests = {"unedited": deap_synthetic.generator_code()}
+    for name, text in copies.items():
+        path = tmp_path / f"raw_{name}.py"
+        path.write_text(text, encoding="utf-8")
+        monkeypatch.setattr(deap_synthetic.raw_module, "__file__", str(path))
+        deap_synthetic.generator_code.cache_clear()
+        digests[name] = deap_synthetic.generator_code()
+    deap_synthetic.generator_code.cache_clear()
+    assert digests["documented"] == digests["unedited"] != digests["edited"]
+
+
 def test_synthetic_pickle_is_a_python2_protocol2_pickle(raw_set):
     raw = (raw_set.root / deap_format.PREPROCESSED_DIR / "s01.dat").read_bytes()
     assert raw[:2] == b"\x80\x02"

@@ -3,9 +3,13 @@ the official npz's checks on fake files. Nothing here renders the whole grid (su
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
+import threading
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -326,6 +330,37 @@ def test_the_pixel_cache_key_follows_the_renderers_code(tmp_path, monkeypatch):
     assert D._procedural_cache_path(tmp_path) == before
     monkeypatch.setattr(D, "HEART_WIDTH", 21.0)
     assert D._procedural_cache_path(tmp_path) != before
+
+
+def test_the_pixel_cache_key_ignores_the_renderers_documentation(tmp_path, monkeypatch):
+    """The key hashed the raw source: a docstring edit of a renderer function re-rendered the whole grid."""
+    versions = {}
+    for name, body in [("plain", "def heart(u, v):\n    return u + v\n"),
+                       ("documented", 'def heart(u, v):\n    """A new docstring."""\n    return u + v  # note\n'),
+                       ("edited", "def heart(u, v):\n    return u - v\n")]:
+        path = tmp_path / f"renderer_{name}.py"
+        path.write_text(body)
+        spec = importlib.util.spec_from_file_location(f"renderer_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        monkeypatch.setattr(D, "_RENDERER", (*D._RENDERER[:-2], module.heart, D._render_chunk))
+        versions[name] = D._procedural_cache_path(tmp_path)
+    assert versions["documented"] == versions["plain"] != versions["edited"]
+
+
+def test_one_process_writes_the_pixel_cache_while_the_others_wait(tmp_path, capsys):
+    """A sweep's workers each rendered the 377 MB grid on their first load (correct, W times the work)."""
+    path, calls = tmp_path / "dsprites-procedural-test.npy", []
+
+    def build():  # a sparse file of the cache's shape stands for the minute of rendering
+        calls.append(threading.get_ident())
+        time.sleep(0.5)
+        D._write_packed(path, lambda fh: fh.truncate(fh.tell() + D.N_IMAGES * D.IMAGE_SIZE * D.IMAGE_SIZE // 8))
+
+    with ThreadPoolExecutor(3) as pool:
+        shapes = [pixels.shape for pixels in pool.map(lambda _: D._cached_or_built(path, build), range(3))]
+    assert len(calls) == 1 and shapes == [(D.N_IMAGES, D.IMAGE_SIZE, D.IMAGE_SIZE // 8)] * 3
+    assert "waiting for another process writing" in capsys.readouterr().err
 
 
 def test_auto_source_without_the_npz_renders_and_says_so_once(tmp_path, capsys):

@@ -7,6 +7,7 @@ Independent reference: ``reference_mi`` integrates -q log q of the exact mixture
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from scipy import integrate
 from scipy.stats import norm
 
 from vaeinfo import mi
+from vaeinfo.info.mi import grid as grid_module
 
 TOL = 1e-3  # the grid method's default tolerance (nats)
 
@@ -347,17 +349,46 @@ def test_invalid_inputs_raise_clear_errors():
         mi.factor_mi(mu, logvar, max_grid=1000)
 
 
-def test_unresolvable_components_warn():
-    # Spikes (sigma = 1e-7) on wide components: one cluster needing ~7e8 > max_grid points. The spikes are widened
-    # to the grid's resolution with an isolated-spike correction, and a warning says so; the result is degraded
-    # but still close to the exact value here (within 2e-3), because the spikes dominate q at that resolution.
+def test_a_cluster_too_fine_for_the_grid_is_integrated_by_quadrature():
+    # Spikes (sigma = 1e-7) on wide components: one cluster needing ~7e8 > max_grid points. 55 components are within
+    # the quadrature budget, so it is integrated exactly (the quad method's value to 1e-9), with no warning.
+    mu = column(np.r_[np.zeros(5), np.linspace(-1, 1, 50)])
+    logvar = column(np.r_[np.full(5, 2 * math.log(1e-7)), np.zeros(50)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = mi.factor_mi(mu, logvar)
+    assert abs(value[0] - mi.factor_mi(mu, logvar, method="quad")[0]) <= 1e-9
+
+
+def test_sigma_over_five_decades_beyond_max_grid_is_exact_by_quadrature():
+    # sigma log-uniform in [1e-5, 3] (30 overlapping components): at tol = 1e-6 the widened grid was ~1e3 tol off;
+    # by quadrature it agrees with the independent scipy reference to 1e-8.
+    rng = np.random.default_rng(5)
+    mu, sigma = rng.normal(0, 1, 30), np.exp(rng.uniform(np.log(1e-5), np.log(3), 30))
+    value = mi.factor_mi(column(mu), column(2 * np.log(sigma)), tol=1e-6, max_grid=2**12)[0]
+    assert abs(value - reference_mi(mu, sigma)) <= 1e-8
+
+
+def test_unresolvable_components_beyond_the_quadrature_budget_warn(monkeypatch):
+    # The same spikes with the budget below 55^2: the spikes are widened to the grid's resolution with an
+    # isolated-spike correction, and a warning says so; the result is degraded but still close to the exact value
+    # here (within 2e-3), because the spikes dominate q at that resolution.
+    monkeypatch.setattr(grid_module, "_QUAD_BUDGET", 50.0**2)
     mu = column(np.r_[np.zeros(5), np.linspace(-1, 1, 50)])
     logvar = column(np.r_[np.full(5, 2 * math.log(1e-7)), np.zeros(50)])
     with pytest.warns(RuntimeWarning, match="too narrow for max_grid"):
         value = mi.factor_mi(mu, logvar)
-    assert abs(value[0] - mi.factor_mi(mu, logvar, method="quad")[0]) <= 2e-3
+    exact = mi.factor_mi(mu, logvar, method="quad")[0]
+    assert 1e-9 < abs(value[0] - exact) <= 2e-3
 
 
+def test_quadrature_takes_the_smallest_clusters_within_the_budget(monkeypatch):
+    monkeypatch.setattr(grid_module, "_QUAD_BUDGET", 1500.0)
+    too_fine = np.array([True, False, True, True, True])
+    counts = np.array([30, 5, 10, 20, 40])
+    chosen = grid_module._quadrature_clusters(too_fine, counts)
+    # 10^2 + 20^2 + 30^2 = 1400 <= 1500 < 1400 + 40^2; the cluster the grid resolves is never chosen
+    assert chosen.tolist() == [True, False, True, True, False]
 @pytest.mark.parametrize("centre, sigma", [(1.0, 1e-17), (1000.0, 1e-16), (1e5, 1e-13), (1e18, 1.0)])
 def test_a_sigma_the_floats_cannot_resolve_at_its_mu_is_refused(centre, sigma):
     """Below one float64 step of |mu| the grid returned values above log N (0.91 > log 2) or an IndexError."""

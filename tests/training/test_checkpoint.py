@@ -154,22 +154,6 @@ def test_editing_the_copied_training_code_changes_its_key(copies, name, module, 
     assert answer["key"].startswith("mlp-") and answer["code"]["files"] == unedited["code"]["files"]
 
 
-@pytest.mark.parametrize("source, code", [
-    ('"""Module."""\nx = 1  # one\n', "x = 1\n"),
-    ('def f(a):\n    """Doc\n    on two lines."""\n\n    return a  # comment\n', "def f(a):\n    return a\n"),
-    ('class A:\n    """Doc."""\n    y = "# not a comment"\n', 'class A:\n    y = "# not a comment"\n'),
-    ('def f(): """kept: on the line of the def"""\n', 'def f(): """kept: on the line of the def"""\n'),
-    ('def f():\n    x = 1\n    """not a docstring: not the first statement"""\n',
-     'def f():\n    x = 1\n    """not a docstring: not the first statement"""\n'),
-    ('"""Unicode \u2265 before the end."""\r\nx = "\u00d7"   \r\n', 'x = "\u00d7"\n'),
-    ('def f():\n    """Doc."""; x = 1  # code after the docstring\n', 'def f():\n    """Doc."""; x = 1\n'),
-    # blank lines and trailing spaces inside a string literal are its value, not layout
-    ('X = """a  \n\nb"""  \n\n', 'X = """a  \n\nb"""\n'),
-])
-def test_runnable_source_drops_the_documentation_only(source, code):
-    assert checkpoint.runnable_source(source) == code
-
-
 def test_windows_line_endings_give_the_same_key(copies):
     assert copies["crlf"]["key"] == copies["unedited"]["key"]
 

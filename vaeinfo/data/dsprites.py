@@ -42,13 +42,13 @@ as in disentanglement_lib's ``dsprites_full``: :func:`sample_factors`, :func:`sa
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 import os
 import sys
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +56,8 @@ import numpy as np
 import torch
 
 from ..checks import check_integer, is_integer
-from ..io import CACHE_ENV, atomic_open, display_path, progress_bar, resolve_cache_dir
+from ..io import CACHE_ENV, atomic_open, display_path, file_lock, progress_bar, resolve_cache_dir
+from ..sourcecode import code_of
 from . import DataError, DataSource, ImageData, resolve_data_dir
 
 NPZ_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -560,21 +561,21 @@ def _official_pixels(npz: Path, cache_root: Path, progress: bool) -> np.ndarray:
     folder = hashlib.sha256(str(npz.resolve()).encode()).hexdigest()[:12]
     version = hashlib.sha256(json.dumps([stat.st_size, stat.st_mtime_ns]).encode()).hexdigest()[:16]
     path = cache_root / f"dsprites-official-{folder}-{version}.npy"
-    cached = _read_packed(path)
-    if cached is not None:
-        return cached
-    check_official_npz(npz)
-    _note_md5(npz)
-    fix = f"Fix: replace {npz} with the official file ({GET_DSPRITES_HINT})."
-    try:
-        with zipfile.ZipFile(npz) as zf, zf.open("imgs.npy") as fh:
-            _check_npy_header(fh, f"{npz}:imgs", *NPZ_FIELDS["imgs"], fix)
-            _write_packed(path, lambda out: pack_npy_images(fh, N_IMAGES, out, name=f"{npz}:imgs", fix=fix,
-                                                            progress=progress))
-    except _DAMAGED_ZIP as exc:
-        raise DataError(f"{npz}: imgs is corrupt ({type(exc).__name__}: {exc}). {fix}") from None
-    _remove_stale(path, f"dsprites-official-{folder}-")
-    return _read_packed(path)
+
+    def build() -> None:
+        check_official_npz(npz)
+        _note_md5(npz)
+        fix = f"Fix: replace {npz} with the official file ({GET_DSPRITES_HINT})."
+        try:
+            with zipfile.ZipFile(npz) as zf, zf.open("imgs.npy") as fh:
+                _check_npy_header(fh, f"{npz}:imgs", *NPZ_FIELDS["imgs"], fix)
+                _write_packed(path, lambda out: pack_npy_images(fh, N_IMAGES, out, name=f"{npz}:imgs", fix=fix,
+                                                                progress=progress))
+        except _DAMAGED_ZIP as exc:
+            raise DataError(f"{npz}: imgs is corrupt ({type(exc).__name__}: {exc}). {fix}") from None
+        _remove_stale(path, f"dsprites-official-{folder}-")
+
+    return _cached_or_built(path, build)
 
 
 def _note_md5(npz: Path) -> None:
@@ -588,12 +589,12 @@ def _note_md5(npz: Path) -> None:
 # ----------------------------------------------------------------------------------------------- the cache
 def _procedural_cache_path(cache_root: Path) -> Path:
     """``<cache>/dsprites-procedural-<fingerprint of the renderer's geometry, latent values and code>.npy``: a change
-    of the renderer's functions (:data:`_RENDERER`, their docstrings included: a re-render takes about a minute) or
-    of numpy's version makes a new cache instead of serving the old pixels."""
+    of the renderer's functions' code (:data:`_RENDERER`; not of their comments or docstrings: a re-render takes
+    about a minute) or of numpy's version makes a new cache instead of serving the old pixels."""
     geometry = {"square": SQUARE_SIDE, "ellipse": ELLIPSE_SEMI_AXES, "heart": HEART_WIDTH,
                 "position": POSITION_RANGE, "size": IMAGE_SIZE, "window": _WINDOW, "pad": _PAD, "numpy": np.__version__,
                 "values": {k: v.tolist() for k, v in latents_possible_values().items()},
-                "code": hashlib.sha256("".join(inspect.getsource(f) for f in _RENDERER).encode()).hexdigest()}
+                "code": hashlib.sha256("".join(code_of(f) for f in _RENDERER).encode()).hexdigest()}
     key = hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
     return cache_root / f"dsprites-procedural-{key}.npy"
 
@@ -601,9 +602,6 @@ def _procedural_cache_path(cache_root: Path) -> Path:
 def _procedural_pixels(cache_root: Path, progress: bool) -> np.ndarray:
     """The whole grid rendered and packed into the cache (on the first call; older renderers' caches removed)."""
     path = _procedural_cache_path(cache_root)
-    cached = _read_packed(path)
-    if cached is not None:
-        return cached
 
     def write(out) -> None:
         with progress_bar(total=N_IMAGES, desc="rendering dSprites", unit="img", enabled=progress) as bar:
@@ -611,9 +609,26 @@ def _procedural_pixels(cache_root: Path, progress: bool) -> np.ndarray:
                 out.write(np.packbits(render_indices(np.arange(start, start + CHUNK)), axis=-1).tobytes())
                 bar.update(CHUNK)
 
-    _write_packed(path, write)
-    _remove_stale(path, "dsprites-procedural-")
-    return _read_packed(path)
+    def build() -> None:
+        _write_packed(path, write)
+        _remove_stale(path, "dsprites-procedural-")
+
+    return _cached_or_built(path, build)
+
+
+def _cached_or_built(path: Path, build: Callable[[], None]) -> np.ndarray:
+    """The packed pixels at ``path``, written by ``build()`` first where absent. One process builds while the others
+    (a sweep's workers on their first dSprites load) wait for it under ``<cache>/locks/`` and then read its file."""
+    cached = _read_packed(path)
+    if cached is not None:
+        return cached
+    with file_lock(path.parent / "locks" / f"{path.stem}.lock",
+                   waiting=f"vaeinfo: waiting for another process writing {display_path(path)}"):
+        cached = _read_packed(path)
+        if cached is None:
+            build()
+            cached = _read_packed(path)
+    return cached
 
 
 def _remove_stale(path: Path, prefix: str) -> None:

@@ -15,17 +15,12 @@ match its run raises :class:`CheckpointError`. ``config.json`` beside it records
 
 from __future__ import annotations
 
-import ast
 import copy
 import functools
 import hashlib
 import importlib
-import inspect
-import io
 import json
 import os
-import textwrap
-import tokenize
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +30,7 @@ import torch
 from ..io import atomic_open, display_path, resolve_cache_dir
 from ..models.architectures import build_model
 from ..models.contract import VAEModel, check_model
+from ..sourcecode import code_of, file_code
 from .config import describe_model, normalize_config
 from .encode import as_images
 
@@ -101,8 +97,9 @@ def weights_fingerprint(model: VAEModel) -> dict:
 
 
 def class_fingerprint(model: VAEModel) -> dict:
-    """``{"sha256": ..., "classes": [qualified names]}`` of a custom model: the code (:func:`runnable_source`) of the
-    classes of the model and of its submodules and of their base classes, except torch's and Python's own
+    """``{"sha256": ..., "classes": [qualified names]}`` of a custom model: the code
+    (:func:`vaeinfo.sourcecode.code_of`) of the classes of the model and of its submodules and of their base classes,
+    except torch's and Python's own
     (``torch.nn.Linear``, ``torch.nn.Module``; TorchScript modules, compiled, enter by their weights only).
 
     The code is read from the classes' source files as they are on disk (edit a model's file and the next call's key
@@ -112,8 +109,8 @@ def class_fingerprint(model: VAEModel) -> dict:
     """
     classes = {base for m in model.modules() for base in type(m).__mro__
                if base.__module__.split(".")[0] not in ("torch", "builtins")}
-    names = sorted(f"{c.__module__}.{c.__qualname__}" for c in classes)
-    code = {f"{c.__module__}.{c.__qualname__}": _class_code(c) for c in classes}
+    code = {f"{c.__module__}.{c.__qualname__}": code_of(c) for c in classes}
+    names = sorted(code)
     digest = hashlib.sha256()
     for name in names:
         digest.update(f"{name}:{len(code[name] or '')}:{code[name] or ''}".encode())
@@ -124,27 +121,14 @@ def class_fingerprint(model: VAEModel) -> dict:
     return {"sha256": digest.hexdigest(), "classes": names, **({"no_source": missing} if missing else {})}
 
 
-def _class_code(cls: type) -> str | None:
-    """A class's source without comments and docstrings (its raw source where that does not parse alone, e.g. a
-    nested class holding a multi-line string at column 0); None where Python finds no source."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):  # no file behind the class
-        return None
-    try:
-        return runnable_source(textwrap.dedent(source))
-    except (SyntaxError, tokenize.TokenError):
-        return source
-
-
 def code_fingerprint() -> dict:
     """``{"sha256": ..., "files": [module names]}``: SHA-256 of the code of the :data:`TRAINING_CODE` modules.
 
     The files are found from the imported modules' ``__file__`` (a copy of the package hashes its own files; a
     package enters with every module in its folder) and hashed once per process. Each enters as its module name,
-    its length and its code (:func:`runnable_source`): comments, docstrings, blank lines and trailing spaces are
-    left out, so an edit of the documentation keeps every key; line endings do not matter (a Windows checkout gives
-    the same key).
+    its length and its code (:func:`vaeinfo.sourcecode.file_code`): comments, docstrings, blank lines and trailing
+    spaces are left out, so an edit of the documentation keeps every key; line endings do not matter (a Windows
+    checkout gives the same key).
     """
     digest, names = _code_digest()
     return {"sha256": digest, "files": list(names)}
@@ -155,49 +139,10 @@ def _code_digest() -> tuple[str, tuple[str, ...]]:
     root = __name__.split(".")[0]
     digest, names = hashlib.sha256(), tuple(f"{root}.{name}" for name in TRAINING_CODE)
     for name, path in ((n, p) for module in names for n, p in _sources(module)):
-        code = runnable_source(path.read_bytes().decode("utf-8-sig")).encode()  # an editor's BOM is not code
+        code = file_code(path).encode()
         digest.update(f"{name}:{len(code)}:".encode())
         digest.update(code)
     return digest.hexdigest(), names
-
-
-def runnable_source(source: str) -> str:
-    """``source`` (Python) without its comments, docstrings, blank lines and trailing spaces (a multi-line string
-    literal other than a docstring is kept exactly); lines end in ``\n``.
-
-    A docstring is dropped with its whole lines (the first statement of a module, class or function when it is a
-    string alone on its lines); a comment from its ``#`` to the end of the line.
-    """
-    lines = source.replace("\r\n", "\n").split("\n")
-    literal = set()  # rows that end inside a multi-line string: kept exactly, blank or not
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.COMMENT:
-            row, col = token.start
-            lines[row - 1] = lines[row - 1][:col]
-        elif token.type == tokenize.STRING and token.end[0] > token.start[0]:
-            literal.update(range(token.start[0], token.end[0]))
-    for first, last in _docstring_lines(ast.parse(source), lines):
-        lines[first - 1:last] = [""] * (last - first + 1)
-        literal.difference_update(range(first, last + 1))
-    return "".join(f"{line}\n" if row in literal else f"{line.rstrip()}\n"
-                   for row, line in enumerate(lines, start=1) if row in literal or line.strip())
-
-
-def _docstring_lines(tree: ast.Module, lines: list[str]) -> list[tuple[int, int]]:
-    """(first, last) line numbers, from 1, of the docstrings in ``tree`` that have their lines of ``lines`` to
-    themselves (nothing before the opening quotes, nothing but a comment after the closing ones)."""
-    spans = []
-    for node in ast.walk(tree):
-        first = node.body[0] if isinstance(node, _DOCUMENTED) and node.body else None
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-            before = lines[first.lineno - 1].encode()[:first.col_offset]  # ast's columns count UTF-8 bytes
-            after = lines[first.end_lineno - 1].encode()[first.end_col_offset:]  # comments already removed
-            if not before.strip() and not after.strip():
-                spans.append((first.lineno, first.end_lineno))
-    return spans
-
-
-_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _sources(name: str) -> list[tuple[str, Path]]:

@@ -123,13 +123,14 @@ class BDFHeader:
     def index(self, label: str) -> int:
         """Position of the channel named ``label``; DataError naming the file's labels if absent, or if the label
         is not unique (which of them would be a guess)."""
-        if label not in self.labels:
-            raise DataError(f"no channel {label!r} in this BDF file; it has {self.labels}")
-        if self.labels.count(label) > 1:
-            raise DataError(f"the channel label {label!r} appears {self.labels.count(label)} times in this BDF "
-                            f"file (at {[i for i, x in enumerate(self.labels) if x == label]}): ambiguous. Fix: "
-                            f"rename the duplicates in the signal headers")
-        return self.labels.index(label)
+        labels = self.labels
+        where = [i for i, x in enumerate(labels) if x == label]
+        if not where:
+            raise DataError(f"no channel {label!r} in this BDF file; it has {labels}")
+        if len(where) > 1:
+            raise DataError(f"the channel label {label!r} appears {len(where)} times in this BDF file (at {where}): "
+                            f"ambiguous. Fix: rename the duplicates in the signal headers")
+        return where[0]
 
 
 # ----------------------------------------------------------------------------- reading

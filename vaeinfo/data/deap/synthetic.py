@@ -39,6 +39,7 @@ from ...io import (
     progress_bar,
     resolve_cache_dir,
 )
+from ...sourcecode import file_code
 from . import bdf as bdf_module
 from . import format as format_module
 from . import raw as raw_module
@@ -219,11 +220,11 @@ def cached_synthetic(n_subjects: int, n_trials: int, video_s: float, seed: int =
 
 @lru_cache(maxsize=1)
 def generator_code() -> str:
-    """SHA-256 (hex) of the source files that decide a synthetic set's bytes: this module and the DEAP format,
-    BDF and raw-recording modules it writes with."""
+    """SHA-256 (hex) of the code of the files that decide a synthetic set's bytes: this module and the DEAP format,
+    BDF and raw-recording modules it writes with (comments and docstrings left out: :func:`file_code`)."""
     digest = hashlib.sha256()
     for module in (__file__, bdf_module.__file__, format_module.__file__, raw_module.__file__):
-        digest.update(Path(module).read_bytes())
+        digest.update(file_code(module).encode())
     return digest.hexdigest()
 
 

@@ -15,11 +15,11 @@ def quad_mi(mu: np.ndarray, logvar: np.ndarray, chunk: int = 2**22) -> np.ndarra
     panel; log q by log-sum-exp over all N rows. Error ~1e-9 nats. Time O(N P) per factor with
     P ~ 12 x (range / min sigma) x 4 nodes: a slow reference for small N or homogeneous sigma.
     """
-    return np.array([_quad_entropy(mu[:, h], logvar[:, h], chunk) for h in range(mu.shape[1])]) \
+    return np.array([quad_entropy(mu[:, h], logvar[:, h], chunk) for h in range(mu.shape[1])]) \
         - conditional_entropy(logvar)
 
 
-def _quad_entropy(mu: np.ndarray, logvar: np.ndarray, chunk: int) -> float:
+def quad_entropy(mu: np.ndarray, logvar: np.ndarray, chunk: int) -> float:
     """-int q log q of one 1-D mixture (mu, logvar: (N,))."""
     sigma = np.exp(0.5 * logvar)
     lattice = np.exp2(np.floor(np.log2(sigma)) - 1.0)[:, None]
