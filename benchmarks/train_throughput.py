@@ -46,6 +46,7 @@ Run:  python benchmarks/train_throughput.py [--repeats 9] [--only mnist_conv] [-
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -209,8 +210,9 @@ def training_flops_per_image(cfg: dict) -> float:
     return counter.get_total_flops() / BATCH
 
 
+@functools.cache
 def _cpuinfo_text() -> str:
-    """/proc/cpuinfo, or "" where there is none."""
+    """/proc/cpuinfo, or "" where there is none (read once per process)."""
     try:
         return Path("/proc/cpuinfo").read_text()
     except OSError:

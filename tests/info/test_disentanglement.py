@@ -146,6 +146,14 @@ def test_mig_histogram_known_answers(mig_world):
     np.testing.assert_array_equal(permuted.mi, good.mi[perm])
 
 
+def test_mig_histogram_uses_disentanglement_libs_twenty_bins():
+    """A 20-valued factor (50 points each) and its own code: 20 equal-width bins put each value in its own bin, so
+    the MIG is exactly 1; 10 bins would merge pairs of values (0.77). No other test depends on the bin count."""
+    v = np.repeat(np.arange(20), 50)[:, None]
+    assert dis.mig_histogram(np.hstack([v.astype(float), np.zeros_like(v, dtype=float)]), v).score == \
+        pytest.approx(1.0, abs=1e-12)
+
+
 def test_mig_ours_known_answers(mig_world):
     """The same cases for our MIG from posteriors N(code, 0.01^2): identity -> ~1, the prior for every point ->
     0 (to the estimator's 1e-3 nats), duplicated -> 0, permuted codes -> the same (to 1e-12)."""
@@ -272,6 +280,14 @@ def test_sap_discrete_on_binary_factors():
     np.testing.assert_array_equal(permuted.matrix, good.matrix[perm])
 
 
+def test_sap_discrete_uses_disentanglement_libs_classifier_settings():
+    """The identity on 10 factors of 10 values scores about 0.2 with LinearSVC(C=0.01, class_weight="balanced")
+    (one code separates few of ten classes linearly); scikit-learn's defaults give 0.39, C=1 0.30, no weighting 0.29
+    (measured on these draws), so the score pins both settings. Interval: +-0.05 around 0.198."""
+    train, test = uniform_world(2000, 3), uniform_world(1000, 3, seed=1)
+    assert abs(dis.sap(identity(train), train, identity(test), test).score - 0.198) <= 0.05
+
+
 # ----------------------------------------------------------------------------- BetaVAE and FactorVAE scores
 SIZES = np.full(10, 10)
 SMALL = {"n_train": 300, "n_eval": 200}
@@ -316,9 +332,27 @@ def test_factor_vae_score_known_answers():
     dead = dis.factor_vae_score(lambda f: np.hstack([identity(f), np.zeros((len(f), 1))]), SIZES, 0, prune_std=0.0,
                                 n_variance=1000, **SMALL)
     assert (dead.eval_accuracy, dead.n_active) == (1.0, 10) and dead.votes[:, 10].sum() == 0
-    for bad in (float("nan"), -1.0):  # NaN pruned every code: a score of 0 without a word
+    for bad in (float("nan"), -1.0, "0.05", None):  # NaN pruned every code: a score of 0 without a word
         with pytest.raises(ValueError, match=r"prune_std must be a finite standard deviation >= 0"):
             dis.factor_vae_score(identity, SIZES, 0, prune_std=bad, n_variance=1000, **SMALL)
+
+
+def test_factor_vae_score_passes_at_most_rows_per_call_rows_and_scores_the_same():
+    """The global variances went to represent in one call of n_variance rows (10,000 rendered images on dSprites)
+    whatever rows_per_call asked; the draws do not depend on it, so the score is exactly the same."""
+    mixing = np.linalg.qr(np.random.default_rng(6).standard_normal((10, 10)))[0]
+    calls = []
+
+    def represent(f):
+        calls.append(len(f))
+        return f @ mixing
+
+    small = dis.factor_vae_score(represent, SIZES, 0, n_variance=1000, rows_per_call=128, **SMALL)
+    assert max(calls) <= 128
+    whole = dis.factor_vae_score(lambda f: f @ mixing, SIZES, 0, n_variance=1000, **SMALL)
+    assert (small.train_accuracy, small.eval_accuracy, small.n_active) == \
+        (whole.train_accuracy, whole.eval_accuracy, whole.n_active)
+    np.testing.assert_array_equal(small.votes, whole.votes)
 
 
 def test_factor_vae_score_prunes_quiet_codes_and_ignores_code_order():
@@ -363,6 +397,7 @@ C = identity(F)
     (lambda: dis.mig_histogram(C, F[:40]), r"factors must be 2-D with one row per code row, shape \(50, K >= 1\)"),
     (lambda: dis.mig_histogram(C, F[:, 0]), r"one row per code row"),
     (lambda: dis.mig_histogram(C, F + 0.5), r"integer class indices .*latents_classes"),
+    (lambda: dis.mig_histogram(C, np.where(np.arange(50)[:, None] == 0, 1e20, F)), r"huge \(>= 2\^53\) entries"),
     (lambda: dis.mig_histogram(C, np.hstack([F, np.zeros((50, 1), int)])), r"factors \[3\] take a single value"),
     (lambda: dis.mig(C, np.zeros((50, 2)), F), r"mu and logvar shapes differ"),
     (lambda: dis.mig(np.where(np.arange(50)[:, None] == 3, np.nan, C), np.zeros_like(C), F), r"non-finite"),

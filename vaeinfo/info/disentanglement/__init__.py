@@ -4,8 +4,8 @@ Pure functions of (a representation or its codes, the ground-truth factors, a ra
 and defaults of the original papers as google-research/disentanglement_lib implements them:
 
 - :func:`mig` (ours): Mutual Information Gap from the encoder's posteriors (mu, logvar) (n, L) and factors (n, K),
-  with I(z_j; v_k) exact for the 1-D Gaussian mixtures; :func:`mig_histogram`: disentanglement_lib's, from 20-bin
-  histograms of codes (n, L);
+  with I(z_j; v_k) of the 1-D Gaussian mixtures themselves (no bins, no sampling; computed to ~1e-3 nats);
+  :func:`mig_histogram`: disentanglement_lib's, from 20-bin histograms of codes (n, L);
 - :func:`sap`: best minus second-best single-code predictor of each factor (codes, factors, held-out points);
 - :func:`dci`: disentanglement, completeness, informativeness from gradient-boosted trees (codes, factors, held-out
   points), and :func:`dci_from_importance` for an importance matrix;

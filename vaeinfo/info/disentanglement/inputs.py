@@ -43,10 +43,11 @@ def check_factors(factors: Any, n: int, name: str = "factors") -> np.ndarray:
         raise ValueError(f"{name} must be 2-D with one row per code row, shape ({n}, K >= 1), got {arr.shape}")
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
         return arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+    if (np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all() and (arr == np.round(arr)).all()
+            and (np.abs(arr) < 2.0**53).all()):  # beyond 2^53 a float is not one integer (and int64 wraps at 2^63)
         return arr.astype(np.int64)
     raise ValueError(f"{name} must hold integer class indices (e.g. dSprites' latents_classes, not its "
-                     f"latents_values), got dtype {arr.dtype} with non-integer entries")
+                     f"latents_values), got dtype {arr.dtype} with non-integer or huge (>= 2^53) entries")
 
 
 def check_varying(factors: np.ndarray, name: str = "factors") -> None:

@@ -11,6 +11,7 @@ rows go to ``represent`` at once), so the same seed gives the same score on any 
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,11 +118,14 @@ def factor_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.ran
     """
     _check_counts(batch_size, n_train, n_eval, rows_per_call, least_batch=2)
     check_integer(n_variance, "n_variance", low=2, meaning="points for the global variances")
-    if not (np.isfinite(prune_std) and prune_std >= 0):
+    if not (isinstance(prune_std, numbers.Real) and not isinstance(prune_std, bool) and np.isfinite(prune_std)
+            and prune_std >= 0):
         raise ValueError(f"prune_std must be a finite standard deviation >= 0 (disentanglement_lib: 0.05), got "
                          f"{prune_std}")
     sizes, rng = check_factor_sizes(factor_sizes), np.random.default_rng(seed)
-    variance = represented(represent, uniform_factors(rng, sizes, n_variance)).var(axis=0, ddof=1)
+    codes = [represented(represent, uniform_factors(rng, sizes, m))
+             for _, m in _blocks(n_variance, rows_per_call, "FactorVAE variances", progress)]
+    variance = np.concatenate(codes).var(axis=0, ddof=1)
     active = (np.sqrt(variance) >= prune_std) & (variance > 0)  # a constant code's ratio would be 0 / 0
     if not active.any():
         return FactorVAEScore(0.0, 0.0, 0, np.zeros((len(sizes), len(variance)), dtype=np.int64))
