@@ -239,3 +239,34 @@ def test_prepend_column_puts_the_image_left_of_every_row():
     assert out.shape == (2, 4, 1, 2)
     assert out[:, 0].tolist() == [[[-1.0, -2.0]], [[-1.0, -2.0]]]
     assert torch.equal(out[:, 1:], grid)
+
+
+def test_topk_reconstructions_and_traversals_decode_in_eval_mode_and_restore_the_mode():
+    """They decoded under inference_mode only: a custom model with dropout, left in train mode, gave other images
+    on every call (the widgets and encode switch to eval mode)."""
+    from vaeinfo.info.influence import topk_reconstructions, traversal_images
+    from vaeinfo.models.architectures import build_model
+
+    model = build_model({"architecture": "mlp", "input_shape": [1, 8, 8], "latent_dim": 4}, seed=0)
+    model.decoder.insert(0, torch.nn.Dropout(0.5))
+    model.train()
+    mu = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    order = np.array([2, 0, 1, 3])
+    torch.testing.assert_close(topk_reconstructions(model, mu, order, ks=(4, 2)),
+                               topk_reconstructions(model, mu, order, ks=(4, 2)), rtol=0, atol=0)
+    values, factors = np.array([-1.0, 1.0]), np.array([0, 3])
+    torch.testing.assert_close(traversal_images(model, mu[0], factors, values),
+                               traversal_images(model, mu[0], factors, values), rtol=0, atol=0)
+    assert model.training and model.decoder[0].training
+
+
+def test_uint8_images_are_refused_beside_decoded_means():
+    """An image equal to its reconstruction gave an MSE of 16,256 when the image was uint8 pixels 0-255."""
+    from vaeinfo.info.influence import prepend_column, reconstruction_mse
+
+    pixels = torch.full((2, 1, 4, 4), 255, dtype=torch.uint8)
+    with pytest.raises(ValueError, match=r"images must be floating-point images in \[0, 1\], got dtype torch.uint8"):
+        reconstruction_mse(pixels, torch.ones(1, 2, 1, 4, 4))
+    assert reconstruction_mse(pixels.float() / 255, torch.ones(1, 2, 1, 4, 4)).tolist() == [0.0]
+    with pytest.raises(ValueError, match=r"image must be floating-point images"):
+        prepend_column(torch.zeros(2, 3, 1, 4, 4), pixels[0])

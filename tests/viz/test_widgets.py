@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 
 import matplotlib.pyplot as plt
@@ -277,10 +278,11 @@ def test_update_ms_renders_the_view_repeats_times_and_returns_a_positive_median(
 def test_save_grids_writes_the_pngs_and_returns_the_numbers_behind_them(model, images, mi, tmp_path):
     from vaeinfo.viz.widgets import save_grids
 
-    trav, topk = traversal(model, images, mi, debounce=0), topk_generation(model, images[:3], mi, debounce=0)
+    # mi as a list: the views take one, and save_grids labels the rows with the traversal's own (checked) copy
+    trav, topk = traversal(model, images, list(mi), debounce=0), topk_generation(model, images[:3], mi, debounce=0)
     values, ks = np.array([-1.0, 0.0, 2.0]), [10_000, 5_000, 2, 0]  # both above d: one row "k = d", not two
     sliders, open_before = [s.value for s in trav.sliders], plt.get_fignums()
-    numbers = save_grids((trav, topk), mi, tmp_path / "out", "07_test", values=values, ks=ks, repeats=2)
+    numbers = save_grids((trav, topk), tmp_path / "out", "07_test", values=values, ks=ks, repeats=2)
     assert plt.get_fignums() == open_before  # both figures closed once saved
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "07_test_topk.pdf", "07_test_topk.png", "07_test_traversal.pdf", "07_test_traversal.png"]
@@ -301,9 +303,9 @@ def test_save_grids_can_show_its_figures_inline_before_closing_them(model, image
     monkeypatch.setattr(w, "display", lambda fig: shown.append((fig, plt.fignum_exists(fig.number))))
     views = traversal(model, images, mi, debounce=0), topk_generation(model, images[:3], mi, debounce=0)
     open_before = plt.get_fignums()
-    w.save_grids(views, mi, tmp_path, "07_test", values=np.array([0.0]), ks=[1], repeats=1)
+    w.save_grids(views, tmp_path, "07_test", values=np.array([0.0]), ks=[1], repeats=1)
     assert shown == [] and plt.get_fignums() == open_before  # show=False (the default): nothing displayed
-    w.save_grids(views, mi, tmp_path, "07_test", values=np.array([0.0]), ks=[1], repeats=1, show=True)
+    w.save_grids(views, tmp_path, "07_test", values=np.array([0.0]), ks=[1], repeats=1, show=True)
     assert len(shown) == 2 and all(still_open for _, still_open in shown)  # traversal, top-k: shown while open
     assert plt.get_fignums() == open_before  # and closed after
 
@@ -336,7 +338,40 @@ def test_grids_refuse_values_the_sliders_would_clip_and_ks_that_are_not_counts(m
         traversal_frames(trav, [-6.0, 0.0])
     for bad in (-1, 2.7, True):
         with pytest.raises(ValueError, match=rf"ks must be an integer >= 0 \(factors kept\), got {bad}"):
-            save_grids((trav, topk), mi, tmp_path, "t", values=np.array([0.0]), ks=[bad], repeats=1)
+            save_grids((trav, topk), tmp_path, "t", values=np.array([0.0]), ks=[bad], repeats=1)
     with pytest.raises(ValueError, match=rf"ks must be an integer in \[0, {model.latent_dim}\]"):
         topk_frames(topk, [model.latent_dim + 1])
     assert not any(tmp_path.iterdir())
+
+
+def test_overlapping_renders_restore_the_thread_count(monkeypatch):
+    """Each view renders on its own debounce timer's thread; two overlapping renders restored each other's saved
+    count, leaving torch on one thread. torch documents the count as process-wide (how OpenMP builds share it
+    between threads varies), so a process-wide counter stands for it here."""
+    from vaeinfo.viz.widgets import one_thread
+
+    count = {"threads": 2}
+    monkeypatch.setattr(torch, "get_num_threads", lambda: count["threads"])
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: count.update(threads=n))
+    entered, release, first_done = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with one_thread():
+            entered.set()
+            release.wait(5)
+        first_done.set()
+
+    def second():  # leaves after the first one: restored the 1 it had saved while the first was inside
+        with one_thread():
+            first_done.wait(1)
+
+    a = threading.Thread(target=first)
+    a.start()
+    entered.wait(5)
+    b = threading.Thread(target=second)
+    b.start()
+    time.sleep(0.2)  # b enters now if nothing keeps it out
+    release.set()
+    a.join(5)
+    b.join(5)
+    assert count["threads"] == 2

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 
 from ..data import ImageData
 from ..data.mnist import load_mnist
-from ..info.influence import clip_ks  # noqa: F401 (notebooks 02, 03 and 07 import it from here)
 from .vae import Experiment, trained_experiment, vae_config
 
 

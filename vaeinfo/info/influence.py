@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..checks import check_integer
-from ..models.contract import check_model, decode_mean, device_of, input_shape
+from ..models.contract import check_model, decode_mean, device_of, evaluating, input_shape
 
 PAPER_THRESHOLD = 0.5  # nats
 PAPER_K = (128, 24, 12, 8, 6, 4, 3, 2, 1, 0)
@@ -172,7 +172,7 @@ def topk_reconstructions(model, mu: np.ndarray, order: np.ndarray, ks: tuple[int
     z = torch.as_tensor(np.asarray(mu), dtype=torch.float32)
     device = device_of(model)
     out = torch.empty(len(ks), len(z), *input_shape(model))
-    with torch.inference_mode():
+    with evaluating(model):  # eval mode (dropout, batch norm) and inference mode, the modes restored after
         for i, k in enumerate(ks):
             kept = keep_top_k(z, order, min(k, z.shape[1]))
             for rows in torch.arange(len(z)).split(batch_size):
@@ -184,7 +184,9 @@ def reconstruction_mse(images: torch.Tensor, reconstructions: torch.Tensor) -> n
     """Mean squared error per pixel between (n, ...) images and (m, n, ...) reconstructions -> (m,).
 
     ValueError unless ``reconstructions.shape[1:] == images.shape`` (a broadcast would compare every image with
-    every reconstruction)."""
+    every reconstruction), or for integer images (uint8 pixels 0-255 against decoded means in [0, 1]).
+    """
+    _check_unit_images(images=images, reconstructions=reconstructions)
     if reconstructions.ndim < 2 or tuple(reconstructions.shape[1:]) != tuple(images.shape):
         raise ValueError(f"reconstructions must be (m, *images.shape) = (m, {', '.join(map(str, images.shape))}), got "
                          f"{tuple(reconstructions.shape)}")
@@ -196,13 +198,13 @@ def traversal_images(model, z_base: torch.Tensor | np.ndarray, factors: np.ndarr
     """Decoded means E[x|z] of a traversal: (len(factors), len(values), *input_shape) float32 on the CPU.
 
     Image [r, c] decodes ``z_base`` (d,) (e.g. a validation image's encoder mean) with factor ``factors[r]`` set to
-    ``values[c]`` (:func:`traversal_latents`); all codes are decoded in one batch under ``torch.inference_mode``
-    with :func:`vaeinfo.models.contract.decode_mean`, for any model of the contract. The result is an ordinary
-    tensor (not an inference tensor), free to modify or concatenate.
+    ``values[c]`` (:func:`traversal_latents`); all codes are decoded in one batch in eval and inference mode
+    (:func:`vaeinfo.models.contract.evaluating`) with :func:`vaeinfo.models.contract.decode_mean`, for any model of
+    the contract. The result is an ordinary tensor (not an inference tensor), free to modify or concatenate.
     """
     check_model(model)
     z = traversal_latents(torch.as_tensor(z_base, dtype=torch.float32), factors, values)
-    with torch.inference_mode():
+    with evaluating(model):
         decoded = decode_mean(model, z.reshape(-1, z.shape[-1]).to(device_of(model)))
     return decoded.float().cpu().reshape(*z.shape[:2], *input_shape(model)).clone()  # clone: a normal tensor
 
@@ -210,7 +212,17 @@ def traversal_images(model, z_base: torch.Tensor | np.ndarray, factors: np.ndarr
 def prepend_column(grid: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     """``image`` (*shape) put in front of every row of ``grid`` (rows, cols, *shape): (rows, cols + 1, *shape).
 
-    E.g. the original image left of each traversal row of :func:`traversal_images`.
+    E.g. the original image left of each traversal row of :func:`traversal_images`. ValueError for integer images
+    (uint8 pixels 0-255 beside decoded means in [0, 1]).
     """
+    _check_unit_images(image=torch.as_tensor(image))
     column = torch.as_tensor(image, dtype=grid.dtype).expand(len(grid), 1, *grid.shape[2:])
     return torch.cat([column, grid], dim=1)
+
+
+def _check_unit_images(**tensors: torch.Tensor) -> None:
+    """ValueError naming the first of ``tensors`` that is not floating point (images must be in [0, 1])."""
+    for name, tensor in tensors.items():
+        if not torch.is_floating_point(tensor):
+            raise ValueError(f"{name} must be floating-point images in [0, 1], got dtype {tensor.dtype}; convert "
+                             "uint8 pixels with vaeinfo.training.encode.to_unit (x / 255)")

@@ -31,6 +31,8 @@ log_likelihood(x, params) : log p(x|z) per example in nats, (n,); needed for tra
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -84,3 +86,23 @@ def device_of(model: VAEModel) -> torch.device:
     parameters = getattr(model, "parameters", None)
     first = next(iter(parameters()), None) if callable(parameters) else None
     return torch.device("cpu") if first is None else first.device
+
+
+@contextmanager
+def evaluating(model: VAEModel) -> Iterator[None]:
+    """Inside the block: ``torch.inference_mode``, and a ``torch.nn.Module`` in eval mode.
+
+    The train/eval mode of the module and of each of its submodules is restored afterwards (a model may hold a
+    submodule in eval mode while training, e.g. a frozen part); a model that is not a module is left alone.
+    """
+    modes = [(m, m.training) for m in model.modules()] if isinstance(model, torch.nn.Module) else []
+    if modes:
+        model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        if modes:
+            model.train(modes[0][1])  # the root's own train(), with whatever an override of it does
+            for module, training in modes[1:]:
+                module.training = training

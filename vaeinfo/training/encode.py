@@ -3,14 +3,11 @@ training shares with it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 
 from ..data import ImageData
-from ..models.contract import VAEModel, check_model, device_of
+from ..models.contract import VAEModel, check_model, device_of, evaluating
 from .cpu import configure_cpu
 
 
@@ -34,26 +31,6 @@ def encode(model: VAEModel, data, *, batch_size: int = 256, dtype=np.float64) ->
             mu[start:start + len(m)] = m.cpu().numpy()
             logvar[start:start + len(m)] = lv.cpu().numpy()
     return mu, logvar
-
-
-@contextmanager
-def evaluating(model: VAEModel) -> Iterator[None]:
-    """Inside the block: ``torch.inference_mode``, and a ``torch.nn.Module`` in eval mode.
-
-    The train/eval mode of the module and of each of its submodules is restored afterwards (a model may hold a
-    submodule in eval mode while training, e.g. a frozen part); a model that is not a module is left alone.
-    """
-    modes = [(m, m.training) for m in model.modules()] if isinstance(model, torch.nn.Module) else []
-    if modes:
-        model.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        if modes:
-            model.train(modes[0][1])  # the root's own train(), with whatever an override of it does
-            for module, training in modes[1:]:
-                module.training = training
 
 
 def as_images(data) -> torch.Tensor:

@@ -59,7 +59,7 @@ from tqdm import tqdm
 
 from ..io import atomic_write_json, display_path, file_lock, resolve_cache_dir
 from ..models.architectures import build_model, reparameterize
-from ..models.contract import VAEModel, check_model, device_of, input_shape
+from ..models.contract import VAEModel, check_model, device_of, evaluating, input_shape
 from ..models.objectives import (
     Batch,
     auxiliary_spec,
@@ -85,7 +85,7 @@ from .checkpoint import (
 )
 from .config import ADAM_EPS, normalize_config
 from .cpu import configure_cpu, warn_if_bf16_emulated
-from .encode import as_images, evaluating, to_unit
+from .encode import as_images, to_unit
 
 PROGRESS_INTERVAL_S = 30.0  # seconds between progress-bar refreshes: a few lines per epoch in papermill logs
 _SUMMED = ("loss", "recon", "kl", "neg_elbo")  # the scalar terms averaged over an epoch (+ the objective's logged)

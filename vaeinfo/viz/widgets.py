@@ -14,8 +14,9 @@ Updates are debounced: a slider change schedules one decode ``debounce`` seconds
 further change), so dragging a slider decodes once per pause, never a backlog. ``debounce=0`` updates
 synchronously (tests, static figures); :meth:`LiveView.flush` renders a pending update at once. The base
 images are encoded once; an update decodes one latent (or the k-view's few images) under
-``torch.inference_mode`` on one torch thread (splitting so small a decode only adds waiting): about a
-millisecond on a CPU.
+``torch.inference_mode`` on one torch thread (splitting so small a decode only adds waiting): on a 2-core CPU about
+1 ms for an MNIST traversal, 4 ms for a CelebA one, 6 and 37 ms for the MNIST and CelebA top-k views (notebook
+07's measured timings, decode + PNG).
 
 Each view exposes what it shows: ``view.array`` is the decoded float32 array of the current view
 ((C, H, W) for a traversal, (n, C, H, W) for top-k), ``view.latent`` the latent codes decoded ((1, d) or
@@ -32,7 +33,8 @@ import io
 import math
 import threading
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -51,8 +53,8 @@ from ..info.influence import (
     rank_factors,
 )
 from ..io import torch_threads
-from ..models.contract import check_model, decode_mean, device_of, input_shape
-from ..training.encode import encode, evaluating, to_unit
+from ..models.contract import check_model, decode_mean, device_of, evaluating, input_shape
+from ..training.encode import encode, to_unit
 from .plots import labelled_grid, save_figure
 
 DISPLAY_PIXELS = 224  # default height on screen of one decoded image, in pixels
@@ -127,6 +129,7 @@ class TraversalView(LiveView):
     Attributes (besides :class:`LiveView`'s)
     ----------------------------------------
     factors : (m,) int64 factor indices of the sliders, by decreasing MI.
+    mi : (d,) float64 I(X; Z_h) in nats, as checked from the ``mi`` argument (the sliders' labels).
     sliders : m FloatSliders; slider j sets z[factors[j]].
     base : IntSlider choosing the base image (an index into ``base_images``).
     reset : Button setting the sliders back to the base image's encoder means (clipped to their range).
@@ -142,6 +145,7 @@ class TraversalView(LiveView):
         step = _check_step(step, lo, hi)
         self.base_images = x.numpy()
         self.mu = torch.as_tensor(encode(model, x, dtype=np.float32)[0])
+        self.mi = mi
         self.factors = _slider_factors(mi, threshold, n_factors)
         self.sliders = [widgets.FloatSlider(min=lo, max=hi, step=step, readout_format=".2f",
                                             description=f"z{h}  {mi[h]:.2f} nats", continuous_update=True,
@@ -284,12 +288,14 @@ def traversal_frames(view: TraversalView, values) -> np.ndarray:
     frames = []
     for slider in view.sliders:
         start, row = slider.value, []
-        for v in values:
-            slider.value = float(v)
+        try:
+            for v in values:
+                slider.value = float(v)
+                view.flush()
+                row.append(view.array.copy())
+        finally:  # restored also when a render fails
+            slider.value = start
             view.flush()
-            row.append(view.array.copy())
-        slider.value = start
-        view.flush()
         frames.append(row)
     return np.asarray(frames, dtype=np.float32)
 
@@ -300,12 +306,14 @@ def topk_frames(view: TopKView, ks) -> np.ndarray:
     ks = [check_integer(k, "ks", low=0, high=view.k.max, meaning="factors kept") for k in ks]
     start = view.k.value
     frames = []
-    for k in ks:
-        view.k.value = k
+    try:
+        for k in ks:
+            view.k.value = k
+            view.flush()
+            frames.append(view.array.copy())
+    finally:  # restored also when a render fails
+        view.k.value = start
         view.flush()
-        frames.append(view.array.copy())
-    view.k.value = start
-    view.flush()
     return np.asarray(frames, dtype=np.float32)
 
 
@@ -327,13 +335,19 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def one_thread() -> AbstractContextManager:
+@contextmanager
+def one_thread() -> Iterator[None]:
     """Run torch on one intra-op thread inside the block (process-wide), then restore the thread count.
 
     A decode of one image is too small to split: on a busy 2-core CPU, two threads took 60 ms per
-    mnist_conv decode where one took 0.3 ms (and 120 ms against 0.8 ms for conv64).
+    mnist_conv decode where one took 0.3 ms (and 120 ms against 0.8 ms for conv64). The views' renders (each on
+    its debounce timer's thread) take turns: two overlapping ones restored each other's count, leaving 1.
     """
-    return torch_threads(1)
+    with _ONE_THREAD, torch_threads(1):
+        yield
+
+
+_ONE_THREAD = threading.Lock()
 
 
 # ----------------------------------------------------------------------------- checks
@@ -422,20 +436,19 @@ def update_ms(view: LiveView, repeats: int = 20) -> float:
     return 1000 * float(np.median(seconds))
 
 
-def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *, values, ks,
+def save_grids(views: tuple[TraversalView, TopKView], out_dir, name: str, *, values, ks,
                cell_inches: float = 0.8, repeats: int = 20, show: bool = False) -> dict:
     """Save the static grids of a (traversal, top-k) pair of views and time one update of each.
 
     Writes ``<out_dir>/<name>_traversal.png/.pdf`` (:func:`traversal_frames` at ``values``, one row per slider,
-    labelled with its factor and I(X; Z_h)) and ``<out_dir>/<name>_topk.png/.pdf`` (the originals above
-    :func:`topk_frames` at ``ks``, each k capped at the k slider's maximum d, repeats dropped: :func:`clip_ks`), and
-    closes both figures, after showing them inline with ``show=True`` (in a notebook: as its own figures would be
-    shown, at the inline backend's resolution, not the files' 120 dpi).
+    labelled with its factor and I(X; Z_h) in nats, the traversal's own) and ``<out_dir>/<name>_topk.png/.pdf``
+    (the originals above :func:`topk_frames` at ``ks``, each k capped at the k slider's maximum d, repeats dropped:
+    :func:`clip_ks`), and closes both figures, after showing them inline with ``show=True`` (in a notebook: as its
+    own figures would be shown, at the inline backend's resolution, not the files' 120 dpi).
 
     Parameters
     ----------
     views : the :func:`traversal` and :func:`topk_generation` views of one model.
-    mi : (d,) I(X; Z_h) in nats, the one the views were built with.
     out_dir, name : output folder and file-name stem, e.g. ``figures``, ``"07_live"``.
     values : traversal values, e.g. ``traversal_values()``; ks : numbers of factors kept.
     cell_inches : size of one image in the grids (0.64 shows 64-px faces at about their own size at 100 dpi).
@@ -451,8 +464,8 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
     ks_here = clip_ks(ks, topk.k.max)
     frames = traversal_frames(trav, values)
     grid = np.concatenate([topk.originals[None], topk_frames(topk, ks_here)])
-    figures = {"traversal": labelled_grid(frames.clip(0, 1), [f"z{h}  {mi[h]:.2f}" for h in trav.factors],
-                                          [f"{v:+.1f}" for v in values], cell_inches),
+    rows, columns = [f"z{h}  {trav.mi[h]:.2f} nats" for h in trav.factors], [f"{v:+g}" for v in values]
+    figures = {"traversal": labelled_grid(frames.clip(0, 1), rows, columns, cell_inches),
                "topk": labelled_grid(grid.clip(0, 1), ["original"] + [f"k = {k}" for k in ks_here],
                                      cell_inches=cell_inches)}
     try:
@@ -463,5 +476,5 @@ def save_grids(views: tuple[TraversalView, TopKView], mi, out_dir, name: str, *,
     finally:
         for fig in figures.values():
             plt.close(fig)
-    return {"factors": trav.factors, "factor_mi_nats": mi[trav.factors], "values": values, "k": ks_here,
+    return {"factors": trav.factors, "factor_mi_nats": trav.mi[trav.factors], "values": values, "k": ks_here,
             "render_ms": {"traversal": update_ms(trav, repeats), "topk": update_ms(topk, repeats)}}
