@@ -39,7 +39,9 @@ def test_the_paper_settings_are_chen_et_al_s():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"n_train": 1025, "batch_size": 1024}, "last batch of one image"),
+    ({"n_train": 1025, "batch_size": 1024}, "last batch of one image, which β-TCVAE's minibatch estimators join"),
+    ({"estimator": "bogus"}, "estimator"),  # was accepted, and failed in the sweep after the other runs trained
+    ({"betas": (-1.0,)}, "beta"),
     ({"n_train": 100, "batch_size": 200}, "batch_size must lie in"),
     ({"objectives": ("beta_vae", "factor_vae")}, "unknown objective"),
     ({"betas": (1.0, 1.0)}, "must not repeat"),
@@ -110,7 +112,8 @@ def test_every_model_is_measured_as_stated(tiny):
         np.testing.assert_allclose(report.mig.entropy, np.log(FACTOR_SIZES), rtol=1e-15)
         d = report.decomposition
         assert d.index_code_mi + d.total_correlation + d.marginal_kl == pytest.approx(d.expected_kl, abs=1e-9)
-        assert d.n_samples == 100 and report.mig_without_shape == pytest.approx(report.mig.gaps[1:].mean())
+        assert d.n_samples == 100 and dx.FACTOR_NAMES[0] == "shape"
+        assert report.mig_without_shape == pytest.approx(report.mig.gaps[1:].mean())
         assert report.dci.importance.shape == (10, 5) and 0 <= report.beta_vae.eval_accuracy <= 1
     numbers = json.loads(json.dumps(exp.numbers(), default=lambda o: o.tolist()))
     assert [m["objective"] for m in numbers["models"]] == ["beta_vae", "beta_tcvae"]

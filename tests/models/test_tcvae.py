@@ -37,7 +37,7 @@ def reference_code_weights(batch_size: int, dataset_size: int) -> torch.Tensor:
     """The MSS weights as rtqichen/beta-tcvae builds them (vae_quant.py @ 1a3577db): the bug under test."""
     n, m = dataset_size, batch_size - 1
     w = torch.full((batch_size, batch_size), 1 / m, dtype=F64)
-    w.view(-1)[::m + 1] = 1 / n  # stride B - 1 ... the diagonal needs stride B + 1
+    w.view(-1)[::m + 1] = 1 / n  # stride M + 1 = B: a column; the diagonal needs M + 2 = B + 1
     w.view(-1)[1::m + 1] = (n - m) / (n * m)
     w[m - 1, 0] = (n - m) / (n * m)
     return w

@@ -69,6 +69,7 @@ from ..info.disentanglement.dci import N_ESTIMATORS
 from ..info.influence import influential_factors, rank_factors, traversal_images, traversal_values
 from ..info.mi import factor_mi
 from ..io import progress_bar
+from ..models.objectives import normalize_objective_config
 from ..models.objectives.tcvae import iterations_to_epochs
 from ..training.encode import encode
 from ..training.sweep import run_many
@@ -129,7 +130,12 @@ class DSpritesSettings:
             raise ValueError(f"batch_size must lie in [2, {n}] (the training images), got {self.batch_size}")
         if "beta_tcvae" in self.objectives and n % self.batch_size == 1:
             raise ValueError(f"{n} training images in batches of {self.batch_size} leave a last batch of one image, "
-                             f"which the minibatch estimators of q(z) cannot use; change n_train or batch_size")
+                             f"which β-TCVAE's minibatch estimators join to the batch before and β-VAE does not: "
+                             f"their steps per epoch would differ, so one warm-up length in epochs cannot serve "
+                             f"both; change n_train or batch_size")
+        for objective in self.objectives:  # the estimator, each β: refused here, not after other runs trained
+            for beta in self.betas:
+                normalize_objective_config(self.config(objective, beta, self.seeds[0])["objective"])
 
     @property
     def n_images(self) -> int:
@@ -280,7 +286,7 @@ class ModelReport:
     @property
     def mig_without_shape(self) -> float:
         """Our MIG over scale, orientation, posX and posY only: Chen et al.'s dSprites MIG, which leaves shape out."""
-        return float(self.mig.gaps[1:].mean())
+        return float(np.delete(self.mig.gaps, FACTOR_NAMES.index("shape")).mean())
 
     def numbers(self, threshold: float = 0.5) -> dict:
         """The JSON-able numbers of this model (the results file's ``models`` entries)."""

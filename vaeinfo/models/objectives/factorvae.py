@@ -38,12 +38,14 @@ LR, BETAS = 1e-4, (0.5, 0.9)  # its Adam
 def discriminator(latent_dim: int, generator: torch.Generator, *, hidden: int = HIDDEN,
                   layers: int = LAYERS) -> nn.Sequential:
     """The discriminator: (n, d) codes -> (n, 2) logits (joint, product); Glorot-uniform weights from ``generator``,
-    zero biases."""
+    zero biases. torch's global random state is left as it was (the layers' own default initialisation, overwritten
+    here, would draw from it)."""
     sizes = [latent_dim, *[hidden] * layers]
     modules: list[nn.Module] = []
-    for a, b in zip(sizes, sizes[1:]):
-        modules += [nn.Linear(a, b), nn.LeakyReLU(SLOPE)]
-    modules.append(nn.Linear(sizes[-1], 2))
+    with torch.random.fork_rng(devices=[]):
+        for a, b in zip(sizes, sizes[1:]):
+            modules += [nn.Linear(a, b), nn.LeakyReLU(SLOPE)]
+        modules.append(nn.Linear(sizes[-1], 2))
     net = nn.Sequential(*modules)
     with torch.no_grad():
         for layer in net:

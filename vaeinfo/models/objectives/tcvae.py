@@ -17,7 +17,9 @@ estimates it from l_ijd = log q(z_id | x_j), the log-density of sample i's dimen
 - ``"mss"``, minibatch-stratified sampling (the default): log q(z_i) ~ logsumexp_j [log W_ij + sum_d l_ijd] and
   log prod_d q(z_id) ~ sum_d logsumexp_j [log W_ij + l_ijd] with the weights of :func:`mss_weights`. Unbiased
   for the densities q(z_i), q(z_id) over uniformly random batches (as the training loop's shuffled ones), not for
-  their logarithms: Jensen's gap, E log q^ < log q, shrinks as B grows.
+  their logarithms: Jensen's gap, E log q^ < log q, shrinks as B grows. The validation terms that training logs
+  (``val_`` TC, MI, dimension-wise KL) run it on fixed consecutive batches, so they depend on the batch order (and
+  with one batch of the whole set, N = B, MSS is not exact either: 0.02-0.10 nats off for N = B = 8).
 
 The reference code builds W with the wrong stride (``W.view(-1)[::M+1]`` fills a column, not the diagonal;
 rtqichen/beta-tcvae PR #1): column 0 gets 1/N and column 1 the stratum weight in every row, so from row 2 on the
