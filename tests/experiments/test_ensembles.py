@@ -347,12 +347,29 @@ def test_fused_axis_is_the_dimension_that_follows_the_channels():
         ens.fused_axis(fused, members[:, 1:])
 
 
-def test_fusion_into_two_dimensions_as_the_authors(tmp_path):
-    """fuse_hotspots(dim=2), the paper profile's: (N, 2) posteriors, one history entry per step plus the end."""
-    rng = np.random.default_rng(1)
-    cluster = np.repeat(np.arange(4), 10)
-    stack = np.stack([fp.fingerprint(3.0 * cluster + rng.normal(0, 0.2, 40), np.full(40, 2 * math.log(0.3)))
-                      for _ in range(2)])
-    fused = fp.fuse(stack, dim=2, similarity="vi", optimizer="adam", lr=0.05, steps=100, seed=0)
-    assert fused.mu.shape == fused.logvar.shape == (40, 2) and fused.history.shape == (101,)
-    assert np.all(fused.nmi > 0.9)  # agrees with both copies, as the 1-D fusion does
+def test_fusion_into_two_dimensions_as_the_authors():
+    """fuse_hotspots(dim=2), the paper profile's: one fusion per hotspot on the first `points` images, (points, 2)
+    posteriors agreeing with the hotspot's channels, one history entry per step plus the end; the same again."""
+    ensemble, _, _ = planted()
+    analysis = ens.analyse_channels(ensemble)
+    kwargs = dict(points=60, dim=2, similarity="vi", optimizer="adam", lr=0.05, steps=100, seed=0)
+    fused = ens.fuse_hotspots(ensemble, analysis, **kwargs)
+    assert len(fused) == analysis.hotspots.count == 2
+    for h, fusion in enumerate(fused):
+        assert fusion.mu.shape == fusion.logvar.shape == (60, 2) and fusion.history.shape == (101,)
+        assert len(fusion.nmi) == len(analysis.hotspots.channels(h)) and np.all(fusion.nmi > 0.8)
+    again = ens.fuse_hotspots(ensemble, analysis, **kwargs)
+    for first, second in zip(fused, again, strict=True):
+        np.testing.assert_array_equal(first.mu, second.mu)
+
+
+def test_the_planted_hotspots_stand_out_from_matched_random_groups():
+    """Each planted feature's four channels agree (NMI ~1 across members); a random group of one kept channel per
+    member mixes the two features unless all four draws pick the same one (1/16 each). The hotspot of the more coherent
+    feature ties only its own group: p ~ 1/16; the other is also beaten by that one: p ~ 2/16 (binomial sd <= 0.01)."""
+    ensemble, _, _ = planted()
+    analysis = ens.analyse_channels(ensemble)
+    test = fp.matched_group_test(analysis.channel_nmi, analysis.hotspots, draws=1000, seed=0)
+    assert np.all(test.observed > 0.9)
+    np.testing.assert_allclose(np.sort(test.p_value), [1 / 16, 2 / 16], atol=0.03)
+

@@ -364,6 +364,11 @@ def test_fuse_and_information_reject_bad_input():
         fp.fuse(np.zeros((0, 5, 5)))
     with pytest.raises(ValueError, match=r"init_std > 0 .*init_std=0"):
         fp.fuse(np.zeros((2, 5, 5)), similarity="nmi", init_std=0)
+    for kwargs, message in ((dict(dim=1.5), r"dim must be an integer >= 1 \(dimensions of the fused space\)"),
+                            (dict(dim=True), r"dim must be an integer"), (dict(steps=2.5), r"steps must be an integer"),
+                            (dict(seed=None), r"seed must be an integer")):  # numpy/torch TypeErrors; True was 1
+        with pytest.raises(ValueError, match=message):
+            fp.fuse(np.zeros((2, 5, 5)), **kwargs)
     d = fp.fingerprint(100.0 * np.arange(6), np.zeros(6))  # six separated points: log2 6 bits
     for bad in (np.exp(-d), np.triu(d)):  # a similarity instead of a distance; one triangle only
         with pytest.raises(ValueError, match=r"symmetric with a zero diagonal"):
@@ -424,3 +429,61 @@ def test_hotspot_within_nmi_averages_each_hotspots_pairs():
     none = fp.Hotspots(labels=np.full(4, -1), ordering=np.arange(4), reachability=np.r_[np.inf, 1, 1, 1],
                        members=np.arange(4), min_samples=2)
     assert fp.hotspot_within_nmi(nmi, none).shape == (0,)
+
+
+def planted_hotspot(channels_per_member: int, members: int = 3, block: float = 0.9, background: float = 0.1):
+    """NMI (K, K) of ``members`` x ``channels_per_member`` channels, member-major: channel 0 of every member forms a
+    block of NMI ``block``, every other pair ``background``; and Hotspots holding that block as hotspot 0."""
+    k = members * channels_per_member
+    member = np.repeat(np.arange(members), channels_per_member)
+    nmi = np.full((k, k), background)
+    first = np.arange(members) * channels_per_member
+    nmi[np.ix_(first, first)] = block
+    np.fill_diagonal(nmi, 1.0)
+    labels = np.full(k, -1)
+    labels[first] = 0
+    return nmi, fp.Hotspots(labels, np.arange(k), np.full(k, np.inf), member, 2)
+
+
+def test_a_planted_block_stands_out_from_matched_random_groups():
+    """One channel per member, 8 channels each: a random group is the block itself with probability 8^-3 = 0.002, so
+    p <= 0.01 (1,000 draws); the block's NMI across members is exactly 0.9."""
+    nmi, spots = planted_hotspot(8)
+    test = fp.matched_group_test(nmi, spots, draws=1000, seed=0)
+    assert test.observed.tolist() == [pytest.approx(0.9, abs=1e-15)]
+    assert test.p_value[0] <= 0.01 and test.null.shape == (1, 1000)
+    # a group holds 0, 2 or 3 block channels: its mean over 3 pairs is 0.1, (0.9 + 0.2) / 3 or 0.9
+    assert set(np.round(test.null.ravel(), 12)) <= {0.1, round(1.1 / 3, 12), 0.9}
+
+
+def test_without_structure_every_random_group_ties_the_hotspot():
+    """Every pair of different members at NMI 0.2: each random group scores exactly the hotspot's 0.2, so p = 1
+    (the shuffled-points null, at ~0, would have called this hotspot significant)."""
+    nmi, spots = planted_hotspot(5, block=0.2, background=0.2)
+    test = fp.matched_group_test(nmi, spots, draws=200, seed=1)
+    assert test.p_value.tolist() == [1.0]
+
+
+def test_matched_groups_keep_the_member_make_up_and_are_seeded():
+    """Channels of members 0 and 1 agree at 0.5, all other pairs of different members at 0.1. A hotspot of one
+    channel of members 0, 1 and 2 scores (0.5 + 0.1 + 0.1) / 3, and so does every group with its make-up (a group
+    drawn from other members would score 0.1): all 200 null values equal it, p = 1."""
+    nmi, spots = planted_hotspot(4, members=4, block=0.1, background=0.1)
+    nmi[np.ix_(spots.members == 0, spots.members == 1)] = nmi[np.ix_(spots.members == 1, spots.members == 0)] = 0.5
+    spots.labels[:] = -1
+    spots.labels[[0, 4, 8]] = 0
+    test = fp.matched_group_test(nmi, spots, draws=200, seed=2)
+    np.testing.assert_allclose(test.null, 0.7 / 3, rtol=0, atol=1e-15)
+    assert test.p_value.tolist() == [1.0]
+    first, again = (fp.matched_group_test(nmi, spots, draws=50, seed=3).null for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+
+
+def test_a_hotspot_of_one_member_has_no_cross_member_pairs():
+    nmi, spots = planted_hotspot(4)
+    spots.labels[:] = -1
+    spots.labels[[0, 1]] = 0  # two channels of member 0
+    test = fp.matched_group_test(nmi, spots, draws=10, seed=0)
+    assert np.isnan(test.observed[0]) and np.isnan(test.p_value[0])
+    with pytest.raises(ValueError, match=r"nmi must be \(K, K\) for the K = 12 channels"):
+        fp.matched_group_test(nmi[:4, :4], spots)

@@ -359,12 +359,14 @@ class PermutationNull:
     def ceiling(self) -> float:
         """The largest mean NMI within any null hotspot of any draw: a real hotspot whose channels agree more than
         this is more coherent than everything the clustering returned without shared structure (NaN: no null
-        hotspot in any draw)."""
+        hotspot in any draw). A weak reference: any channels of one data set share some information, so almost any
+        group of real channels exceeds it; :func:`vaeinfo.info.fingerprints.matched_group_test` is the stronger one."""
         within = np.concatenate([d.within_nmi for d in self.draws])
         return float(np.nanmax(within)) if np.isfinite(within).any() else float("nan")
 
     def above(self, within_nmi: np.ndarray) -> np.ndarray:
-        """(H,) bool: which real hotspots' mean NMI within exceeds :attr:`ceiling` (all of them when it is NaN)."""
+        """(H,) bool: which real hotspots' mean NMI within exceeds :attr:`ceiling` (when it is NaN, no null hotspot:
+        every hotspot with a finite mean NMI within)."""
         within_nmi = np.asarray(within_nmi, dtype=float)
         return within_nmi > self.ceiling if np.isfinite(self.ceiling) else np.isfinite(within_nmi)
 
@@ -439,7 +441,9 @@ def fuse_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *, points: int 
                   similarity: str = "vi", optimizer: str = "sgd", steps: int = 20_000, lr: float = 3.0,
                   seed: int = 0) -> list[fp.Fusion]:
     """One fused representation per hotspot (:func:`vaeinfo.info.fingerprints.fuse`), from the fingerprints of all
-    its channels on the first ``points`` evaluation images (a random sample already; the authors fuse on 200)."""
+    its channels on the first ``points`` evaluation images (the evaluation images are a seeded sample of the
+    validation set, but their indices are sorted, so these are its lowest-numbered ones: MNIST's validation images are
+    not ordered by class; the authors fuse on 200)."""
     points = check_integer(points, "points", low=2, meaning="evaluation images fused")
     rows = slice(0, min(points, len(ensemble.mu)))
     fusions = []
