@@ -194,3 +194,14 @@ def test_k0_predicts_the_training_majority_and_chance_levels():
     assert majority_accuracy(np.array([1, 1, 0])) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="at least 2 subjects"):
         leave_subjects_out_predict(z, y, np.ones(6))
+
+
+def test_a_one_class_training_fold_and_bad_fold_counts_name_the_fix():
+    """sklearn's 'needs samples of at least 2 classes' and 'requires at least one train/test split' before."""
+    z, subject = np.arange(6.0)[:, None], np.array([1, 1, 2, 2, 3, 3])
+    y = np.array([0, 0, 0, 0, 1, 1])  # without subject 3, only class 0 remains
+    with pytest.raises(ValueError, match=r"without subject\(s\) \[3\] hold one class only \(\[0\]\)"):
+        leave_subjects_out_predict(z, y, subject)
+    for bad in (0, 1, 2.5):
+        with pytest.raises(ValueError, match=r"n_folds must be an integer >= 2 \(folds of subjects\)"):
+            leave_subjects_out_predict(z, np.array([0, 1] * 3), subject, n_folds=bad)

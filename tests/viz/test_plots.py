@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import matplotlib
 import numpy as np
@@ -113,9 +114,17 @@ def test_emotion_figures_label_their_axes():
     (lambda: plots.label_mi_bars({"valence": np.ones(3)}, {"arousal": 0.1}),
      r"a threshold for each; none for \['valence'\]"),
     (lambda: plots.factors_vs_ratings(np.ones((5, 2)), np.ones((4, 1)), ["a", "b"], ["valence"]),
-     r"values \(n, k\) and ratings \(n, r\) need the same n.*got \(5, 2\), \(4, 1\), 2 and 1"),
+     r"values \(n, k\) and ratings \(n, r\) need the same n >= 2.*got \(5, 2\), \(4, 1\), \['a', 'b'\] and"),
     (lambda: plots.factors_vs_ratings(np.ones((5, 2)), np.ones((5, 1)), ["a"], ["valence"]),
-     r"got \(5, 2\), \(5, 1\), 1 and 1"),
+     r"got \(5, 2\), \(5, 1\), \['a'\] and \['valence'\]"),
+    (lambda: plots.factors_vs_ratings(np.ones((5, 1)), np.ones((5, 1)), [""], ["valence"]),  # was an IndexError
+     r"non-empty factor_labels"),
+    (lambda: plots.curves(np.arange(3), {"a": np.ones(4)}, "x", "y"),  # was matplotlib's "same first dimension"
+     r"curves needs x \(m,\) and at least one series of shape \(m,\), got x \(3,\) and series \{'a': \(4,\)\}"),
+    (lambda: plots.curves(np.arange(3), {}, "x", "y"), r"series none"),
+    (lambda: plots.image_grid(np.zeros((2, 1, 4, 4)), ncols=0), r"ncols must be an integer >= 1"),  # ZeroDivision
+    (lambda: plots.label_mi_bars({"valence": np.ones(3), "arousal": np.ones(4)}, {"valence": 0.1, "arousal": 0.1}),
+     r"one \(d,\) array per label, the same d"),
     (lambda: split_pulse({}, [0]), r"split_pulse needs the MI of at least one model"),
     (lambda: split_pulse({"a": np.ones(4), "b": np.ones(3)}, [0]), r"a, b must be \(d,\) arrays"),
     (lambda: bound_versus_exact(np.ones(3), np.ones(2)), r"kt_bits, exact_bits must be \(d,\) arrays"),
@@ -177,3 +186,28 @@ def test_stacked_bars_stack_each_part_on_the_previous_ones():
     tops = [(p.get_y(), p.get_height()) for p in fig.axes[0].patches]
     assert tops == [(0.0, 1.0), (0.0, 2.0), (1.0, 0.5), (2.0, 0.25)]
     plt.close(fig)
+
+
+def test_a_constant_factor_or_rating_has_no_correlation_in_its_title():
+    """np.corrcoef of a constant column gave 'r = +nan' with RuntimeWarnings."""
+    values, ratings = np.c_[np.zeros(6), np.arange(6.0)], np.arange(6.0)[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plots.factors_vs_ratings(values, ratings, ["z1 flat", "z2 ramp"], ["valence"])
+    titles = [ax.get_title() for ax in fig.axes]
+    plt.close(fig)
+    assert titles == ["z1 flat  r = undefined (constant)", "z2 ramp  r = +1.00"]
+
+
+def test_the_red_marks_are_the_factors_at_or_above_the_threshold():
+    """mi_pulse marks factors with I >= threshold (the paper's count), label_mi_bars those strictly above the
+    shuffled-label level (relevant_factors' rule); only the counts in the titles were checked before."""
+    mi = np.array([0.2, 0.5, 0.9, 0.49])
+    fig = plots.mi_pulse(mi, variance=np.ones(4), threshold=0.5)
+    red = fig.axes[0].lines[-2]  # the red markers, drawn before the threshold line
+    assert red.get_xdata().tolist() == [1, 2] and to_hex(red.get_color()) == to_hex("C3")
+    assert [to_hex(bar.get_facecolor()) for bar in fig.axes[1].patches] == [to_hex("0.6"), to_hex("C3"),
+                                                                            to_hex("C3"), to_hex("0.6")]
+    bars = plots.label_mi_bars({"valence": np.array([0.1, 0.3, 0.2])}, {"valence": 0.2})
+    assert [to_hex(bar.get_facecolor()) for bar in bars.axes[0].patches] == [to_hex("0.6"), to_hex("C3"),
+                                                                             to_hex("0.6")]

@@ -234,6 +234,7 @@ def test_bad_images_or_mi_are_refused(model, images, mi, bad, message):
     ({"debounce": float("nan")}, "debounce"), ({"value_range": (3, -3)}, "value_range"), ({"scale": 0}, "scale"),
     ({"step": 0}, r"step must be a number in \(0, 6\]"), ({"step": -0.1}, "step"), ({"step": float("nan")}, "step"),
     ({"step": 7.0}, "step"), ({"step": True}, "step"),  # 0, -0.1 and NaN became the sliders' step
+    ({"debounce": True}, "debounce"),  # was taken as 1 s
 ])
 def test_bad_traversal_options_are_refused(model, images, mi, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -375,3 +376,9 @@ def test_overlapping_renders_restore_the_thread_count(monkeypatch):
     a.join(5)
     b.join(5)
     assert count["threads"] == 2
+
+
+def test_numpy_scalars_are_numbers_for_the_options(model, images, mi):
+    """np.float32(0.05) was refused as a step ("not a number") while np.float64 passed."""
+    view = traversal(model, images, mi, step=np.float32(0.05), debounce=np.float32(0))
+    assert view.sliders[0].step == pytest.approx(0.05)

@@ -139,9 +139,14 @@ def leave_subjects_out_predict(z: np.ndarray, y: np.ndarray, subject: np.ndarray
     n_subjects = len(np.unique(subject))
     if n_subjects < 2:
         raise ValueError("leave-subjects-out cross-validation needs at least 2 subjects")
+    n_folds = check_integer(n_folds, "n_folds", low=2, meaning="folds of subjects", none="one subject per fold")
     folds = n_subjects if n_folds is None else min(n_folds, n_subjects)
     predicted = np.empty_like(y)
     for fit, held_out in GroupKFold(folds).split(z, y, subject):
+        if len(np.unique(y[fit])) < 2 and z.shape[1]:
+            raise ValueError(f"the training folds without subject(s) {np.unique(subject[held_out]).tolist()} hold one "
+                             f"class only ({np.unique(y[fit]).tolist()}); a classifier needs two. Fix: use fewer "
+                             f"folds (n_folds) or labels that vary within the other subjects")
         model = (DummyClassifier(strategy="most_frequent") if z.shape[1] == 0 else
                  make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000)))
         predicted[held_out] = model.fit(z[fit], y[fit]).predict(z[held_out])

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..checks import check_integer
 from ..io import atomic_open
 
 
@@ -35,6 +36,7 @@ def image_grid(images: torch.Tensor | np.ndarray, ncols: int = 8, titles: list[s
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim != 4 or arr.shape[1] not in (1, 3):
         raise ValueError(f"image_grid expects (n, C, H, W) with C = 1 or 3, got shape {arr.shape}")
+    ncols = check_integer(ncols, "ncols", low=1, meaning="images per row")
     n = arr.shape[0]
     if titles is not None and len(titles) != n:
         raise ValueError(f"titles must give one title per image ({n}), got {len(titles)}")
@@ -184,10 +186,16 @@ def curves(x: np.ndarray, ys: dict[str, np.ndarray], xlabel: str, ylabel: str, t
 
     styles : optional series name -> matplotlib line properties (e.g. ``{"color": "C0", "linestyle": "--"}``)
         that replace the defaults of that series (solid line, round markers, the next colour of the cycle).
+    ValueError, before any figure is made, for no series or a series that is not one value per x.
     """
+    ys = {name: np.asarray(y, dtype=float) for name, y in ys.items()}
+    wrong = {name: y.shape for name, y in ys.items() if y.shape != np.shape(x)}
+    if np.ndim(x) != 1 or not ys or wrong:
+        raise ValueError(f"curves needs x (m,) and at least one series of shape (m,), got x {np.shape(x)} and series "
+                         f"{wrong or 'none'}")
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name, y in ys.items():
-        ax.plot(x, np.asarray(y, dtype=float), **{"marker": "o", "markersize": 4, **(styles or {}).get(name, {})},
+        ax.plot(x, y, **{"marker": "o", "markersize": 4, **(styles or {}).get(name, {})},
                 label=name)
     if logx:
         ax.set_xscale("symlog", linthresh=1)
@@ -241,6 +249,9 @@ def label_mi_bars(label_mi: dict[str, np.ndarray], thresholds: dict[str, float],
     missing = [name for name in label_mi if name not in thresholds]
     if not label_mi or missing:
         raise ValueError(f"label_mi needs at least one label and a threshold for each; none for {missing}")
+    shapes = {name: np.shape(values) for name, values in label_mi.items()}
+    if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) != 1:
+        raise ValueError(f"label_mi needs one (d,) array per label, the same d for every label; got {shapes}")
     fig, axes = plt.subplots(len(label_mi), 1, figsize=(10, 2.4 * len(label_mi)), sharex=True, squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], label_mi.items()):
         values = np.asarray(values, dtype=float)
@@ -269,10 +280,12 @@ def factors_vs_ratings(values: np.ndarray, ratings: np.ndarray, factor_labels: l
     threshold : rating level drawn dotted (DEAP's high/low split at 5); each panel is titled with Pearson's r.
     """
     values, ratings = np.asarray(values, dtype=float), np.asarray(ratings, dtype=float)
-    if values.ndim != 2 or ratings.ndim != 2 or len(values) != len(ratings) or \
-            (len(factor_labels), len(rating_names)) != (values.shape[1], ratings.shape[1]):
-        raise ValueError(f"values (n, k) and ratings (n, r) need the same n, k factor_labels and r rating_names; got "
-                         f"{values.shape}, {ratings.shape}, {len(factor_labels)} and {len(rating_names)}")
+    if values.ndim != 2 or ratings.ndim != 2 or len(values) != len(ratings) or len(values) < 2 or \
+            (len(factor_labels), len(rating_names)) != (values.shape[1], ratings.shape[1]) or \
+            not all(factor_labels) or not all(rating_names):
+        raise ValueError(f"values (n, k) and ratings (n, r) need the same n >= 2, k non-empty factor_labels and r "
+                         f"non-empty rating_names; got {values.shape}, {ratings.shape}, {list(factor_labels)} and "
+                         f"{list(rating_names)}")
     k, r = values.shape[1], ratings.shape[1]
     fig, axes = plt.subplots(r, k, figsize=(3.2 * k, 2.8 * r), squeeze=False)
     for i in range(r):
@@ -280,8 +293,9 @@ def factors_vs_ratings(values: np.ndarray, ratings: np.ndarray, factor_labels: l
             ax = axes[i, j]
             ax.scatter(values[:, j], ratings[:, i], s=10, alpha=0.6, color=f"C{j}")
             ax.axhline(threshold, color="k", linestyle=":", linewidth=0.8)
-            corr = np.corrcoef(values[:, j], ratings[:, i])[0, 1]
-            ax.set_title(f"{factor_labels[j]}  r = {corr:+.2f}", fontsize=9)
+            constant = np.ptp(values[:, j]) == 0 or np.ptp(ratings[:, i]) == 0
+            corr = "undefined (constant)" if constant else f"{np.corrcoef(values[:, j], ratings[:, i])[0, 1]:+.2f}"
+            ax.set_title(f"{factor_labels[j]}  r = {corr}", fontsize=9)
             ax.set_xlabel(f"{factor_labels[j].split()[0]} (trial mean of μ)", fontsize=8)
             ax.set_ylabel(f"{rating_names[i]} rating", fontsize=8)
     if title:
