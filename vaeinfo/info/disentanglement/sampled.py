@@ -48,8 +48,11 @@ class FactorVAEScore:
     Attributes
     ----------
     train_accuracy, eval_accuracy : eval_accuracy is the score; both 0 when every dimension is pruned.
-    n_active : codes kept (global std >= the pruning threshold).
-    votes : (K, L) int64 training votes: how often code j had the least normalised variance with factor k fixed.
+    n_active : codes kept (global std >= the pruning threshold). disentanglement_lib reports
+        ``len(active_dims)`` of its boolean mask, always L.
+    votes : (K, L) int64 training votes: how often code j had the least normalised variance with factor k fixed,
+        by code index (disentanglement_lib files a vote under the code's position among the active codes; the
+        relabelling is consistent, so the accuracies are the same).
     """
 
     train_accuracy: float
