@@ -72,4 +72,3 @@ def _docstring_lines(tree: ast.Module, lines: list[str]) -> list[tuple[int, int]
 
 
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-

@@ -13,7 +13,6 @@ from vaeinfo.experiments import mnist
 from vaeinfo.experiments.mnist import (
     DIGITS_FALLBACK,
     VAESettings,
-    clip_ks,
     mnist_experiment,
     vae_settings,
 )
@@ -73,10 +72,3 @@ def test_the_authors_options_reach_the_training_config(fallback, monkeypatch):
             "sigma_parameterisation": "sigma", "init_sigma": 1.0, "output_activation": "relu"}
         assert config["optimizer"]["eps"] == 1e-7 and config["objective"]["beta"] == 6.0 and config["epochs"] == 100
 
-
-def test_clip_ks_caps_at_the_latent_size_without_repeats():
-    assert clip_ks([128, 24, 12, 8, 1, 0], 16) == [16, 12, 8, 1, 0]
-    for bad in (2.7, -1, True):
-        with pytest.raises(ValueError, match=rf"ks must be an integer >= 0 \(factors kept\), got {bad}"):
-            clip_ks([24, bad], 16)
-    assert clip_ks((128, 24, 12), 128) == [128, 24, 12]

@@ -270,3 +270,13 @@ def test_uint8_images_are_refused_beside_decoded_means():
     assert reconstruction_mse(pixels.float() / 255, torch.ones(1, 2, 1, 4, 4)).tolist() == [0.0]
     with pytest.raises(ValueError, match=r"image must be floating-point images"):
         prepend_column(torch.zeros(2, 3, 1, 4, 4), pixels[0])
+
+
+def test_clip_ks_caps_at_the_latent_size_without_repeats():
+    from vaeinfo.info.influence import clip_ks
+
+    assert clip_ks([128, 24, 12, 8, 1, 0], 16) == [16, 12, 8, 1, 0]
+    for bad in (2.7, -1, True):
+        with pytest.raises(ValueError, match=rf"ks must be an integer >= 0 \(factors kept\), got {bad}"):
+            clip_ks([24, bad], 16)
+    assert clip_ks((128, 24, 12), 128) == [128, 24, 12]

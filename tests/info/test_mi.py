@@ -389,6 +389,22 @@ def test_quadrature_takes_the_smallest_clusters_within_the_budget(monkeypatch):
     chosen = grid_module._quadrature_clusters(too_fine, counts)
     # 10^2 + 20^2 + 30^2 = 1400 <= 1500 < 1400 + 40^2; the cluster the grid resolves is never chosen
     assert chosen.tolist() == [True, False, True, True, False]
+
+
+def test_clusters_by_quadrature_enter_with_their_mass():
+    """Three clusters 1000 apart (a resolvable one of 50 components, two too fine: 55 and 30 components with
+    sigma = 1e-7 spikes): each quadrature cluster adds m_c (H_c - log m_c), m_c its share of the rows, so the factor
+    matches the quad method (to 1e-6; single-cluster tests have m_c = 1 and cannot see the weighting)."""
+    mu = column(np.r_[np.linspace(-1, 1, 50), np.full(5, 1000.0), np.linspace(999, 1001, 50),
+                      np.full(3, 2000.0), np.linspace(1999, 2001, 27)])
+    logvar = column(np.r_[np.full(50, 2 * math.log(0.3)), np.full(5, 2 * math.log(1e-7)), np.zeros(50),
+                          np.full(3, 2 * math.log(1e-7)), np.zeros(27)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = mi.factor_mi(mu, logvar)[0]
+    assert abs(value - mi.factor_mi(mu, logvar, method="quad")[0]) <= 1e-6
+
+
 @pytest.mark.parametrize("centre, sigma", [(1.0, 1e-17), (1000.0, 1e-16), (1e5, 1e-13), (1e18, 1.0)])
 def test_a_sigma_the_floats_cannot_resolve_at_its_mu_is_refused(centre, sigma):
     """Below one float64 step of |mu| the grid returned values above log N (0.91 > log 2) or an IndexError."""

@@ -594,9 +594,19 @@ def _procedural_cache_path(cache_root: Path) -> Path:
     geometry = {"square": SQUARE_SIDE, "ellipse": ELLIPSE_SEMI_AXES, "heart": HEART_WIDTH,
                 "position": POSITION_RANGE, "size": IMAGE_SIZE, "window": _WINDOW, "pad": _PAD, "numpy": np.__version__,
                 "values": {k: v.tolist() for k, v in latents_possible_values().items()},
-                "code": hashlib.sha256("".join(code_of(f) for f in _RENDERER).encode()).hexdigest()}
+                "code": hashlib.sha256("".join(_renderer_code(f) for f in _RENDERER).encode()).hexdigest()}
     key = hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
     return cache_root / f"dsprites-procedural-{key}.npy"
+
+
+def _renderer_code(function) -> str:
+    """The code of one renderer function (:func:`vaeinfo.sourcecode.code_of`); DataError where it has no source."""
+    code = code_of(function)
+    if code is None:
+        raise DataError(f"the dSprites renderer's {function.__qualname__} has no source file to fingerprint the pixel "
+                        "cache with (an install without .py files?). Fix: install vaeinfo with its sources, or use "
+                        "the official npz (source='official')")
+    return code
 
 
 def _procedural_pixels(cache_root: Path, progress: bool) -> np.ndarray:
@@ -632,9 +642,10 @@ def _cached_or_built(path: Path, build: Callable[[], None]) -> np.ndarray:
 
 
 def _remove_stale(path: Path, prefix: str) -> None:
-    """Delete the caches beside ``path`` whose names start with ``prefix`` (older renderers or file versions)."""
-    for stale in path.parent.glob(f"{prefix}*.npy"):
-        if stale != path:
+    """Delete the caches beside ``path`` whose names start with ``prefix`` (older renderers or file versions), and
+    their lock files."""
+    for stale in [*path.parent.glob(f"{prefix}*.npy"), *(path.parent / "locks").glob(f"{prefix}*.lock")]:
+        if stale.stem != path.stem:
             stale.unlink(missing_ok=True)
 
 

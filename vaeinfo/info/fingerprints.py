@@ -286,7 +286,7 @@ def optics_min_samples(n_members: int) -> int:
     The authors use 20 for their ensembles of 50 models (0.4 M), and 20 whatever the size (0.8 M for their MNIST
     ensembles of 25). A hotspot then needs at least that many channels (scikit-learn's ``min_cluster_size`` defaults
     to ``min_samples``): with one channel per member, it must recur in about 40 % of the members (rounding makes it
-    33-40 % for small ensembles; one member may give several channels). E.g. 25 members -> 10, 8 -> 3, 6 -> 2,
+    33-50 % from 4 members up, more below; one member may give several channels). E.g. 25 members -> 10, 8 -> 3, 6 -> 2,
     50 -> 20.
     """
     n_members = check_integer(n_members, "n_members", low=1, meaning="models in the ensemble")
@@ -385,7 +385,9 @@ def hotspot_within_nmi(nmi: Any, hotspots: Hotspots) -> np.ndarray:
 def group_cross_member_nmi(nmi: np.ndarray, members: np.ndarray, channels: np.ndarray) -> float:
     """Mean NMI over the pairs of ``channels`` (indices into ``nmi`` (K, K)) that belong to *different* members
     (``members`` (K,)), NaN pairs ignored; NaN when the group has one member: what channels of different seeds share,
-    without the pairs of one model's own channels."""
+    without the pairs of one model's own channels. The channels are sorted first, so that a set of channels scores
+    the same to the last bit whatever order it comes in (a random group equal to the hotspot ties it)."""
+    channels = np.sort(channels)
     block = nmi[np.ix_(channels, channels)]
     own = members[channels]
     return _finite_mean(block[own[:, None] != own[None, :]])

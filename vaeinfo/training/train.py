@@ -322,7 +322,7 @@ def _summed(objective: dict) -> tuple[str, ...]:
 
 def evaluate(model: VAEModel, data, objective: dict, *, t: float = math.inf, batch_size: int = 256,
              seed: int = 0, auxiliary: torch.nn.Module | None = None) -> dict:
-    """Mean objective terms over ``data`` without training, under :func:`vaeinfo.training.encode.evaluating`.
+    """Mean objective terms over ``data`` without training, under :func:`vaeinfo.models.contract.evaluating`.
 
     ``model`` is a built-in VAE or any model of the contract with ``log_likelihood`` (a ``torch.nn.Module``).
     ``objective`` is an objective config, its schedules taken at progress ``t`` epochs (default: their

@@ -15,7 +15,7 @@ further change), so dragging a slider decodes once per pause, never a backlog. `
 synchronously (tests, static figures); :meth:`LiveView.flush` renders a pending update at once. The base
 images are encoded once; an update decodes one latent (or the k-view's few images) under
 ``torch.inference_mode`` on one torch thread (splitting so small a decode only adds waiting): on a 2-core CPU about
-1 ms for an MNIST traversal, 4 ms for a CelebA one, 6 and 37 ms for the MNIST and CelebA top-k views (notebook
+1 ms for an MNIST traversal, 3-4 ms for a CelebA one, 6 and 37 ms for the MNIST and CelebA top-k views (notebook
 07's measured timings, decode + PNG).
 
 Each view exposes what it shows: ``view.array`` is the decoded float32 array of the current view
@@ -348,7 +348,7 @@ def one_thread() -> Iterator[None]:
         yield
 
 
-_ONE_THREAD = threading.Lock()
+_ONE_THREAD = threading.RLock()  # re-entrant: a render inside one_thread() on the same thread
 
 
 # ----------------------------------------------------------------------------- checks
