@@ -583,3 +583,26 @@ def test_a_profile_named_like_a_folder_of_figures_is_refused(name):
 
     with pytest.raises(ValueError, match="bad profile name"):
         load_profile(name)
+
+
+def test_a_run_on_other_data_than_the_committed_results_says_so(tmp_path):
+    """A fresh clone run without data wrote the digits fallback's figures and README rows over the committed MNIST
+    ones without a word. Notebooks whose data did not change (09's dSprites fallback, committed so) say nothing."""
+    from vaeinfo.reproduce import REPO, data_change_note, data_used
+
+    results = tmp_path / "results"
+    results.mkdir()
+    for name, data in (("01_mi_pulse", [{"name": "MNIST", "fallback": False}]),
+                       ("09_disentanglement", [{"name": "dSprites-procedural", "fallback": True}])):
+        (results / f"{name}.json").write_text(json.dumps({"data": data}))
+    (results / "02_variance_vs_mi.json").write_text("not json")
+    before = data_used(results, ["01_mi_pulse", "02_variance_vs_mi", "09_disentanglement", "05_celeba"])
+    assert before == {"01_mi_pulse": ["MNIST"], "09_disentanglement": ["dSprites-procedural (fallback)"]}
+    after = {**before, "01_mi_pulse": ["digits (fallback)"]}
+    figures = REPO / "figures"
+    note = data_change_note(before, after, figures)
+    assert note.startswith("reproduce: note: notebooks ran on other data than the results they replaced: "
+                           "01_mi_pulse: digits (fallback) (the results it replaced: MNIST).")
+    assert "git checkout -- figures README.md" in note and "09_disentanglement" not in note
+    assert data_change_note(before, before, figures) is None
+    assert data_change_note(before, after, tmp_path / "elsewhere") is None  # a folder of the user's own: no git hint

@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"reproduce: note: none of the notebooks to run trains many models: {where} is not used",
                   flush=True)
+    before = data_used(out / "results", [nb.stem for nb, reason in plan if not reason])
     try:
         with _sigterm_interrupts():
             outcomes = [skipped(nb, reason) if reason else run_notebook(nb, _subset(params, declared[nb.stem]), out)
@@ -152,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     if references_table:
         update_references(REPO / "README.md", REFERENCES, REPO / "figures")
         print(f"reproduce: README.md paper-vs-here table regenerated from {REFERENCES.name}", flush=True)
+    ran = [o.name for o in outcomes if o.status == "ok"]
+    note = data_change_note(before, data_used(out / "results", ran), out)
+    if note:
+        print(note, flush=True)
     print(closing_line(outcomes), flush=True)
     return 1 if any(o.status == "FAILED" for o in outcomes) else 0
 
@@ -453,6 +458,36 @@ def format_summary(outcomes: list[Outcome]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3] for r in rows]
     return "\nSummary\n" + "\n".join(lines)
+
+
+def data_used(results: Path, names: list[str]) -> dict[str, list[str]]:
+    """For each notebook of ``names`` with a results file in ``results``: the data sets it ran on, e.g.
+    ``["MNIST"]`` or ``["digits (fallback)"]`` (from the file's ``data`` entries; nothing for an unreadable file)."""
+    used = {}
+    for name in names:
+        try:
+            sources = json.loads((results / f"{name}.json").read_text(encoding="utf-8")).get("data", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        used[name] = sorted({f"{s.get('name', '?')}{' (fallback)' if s.get('fallback') else ''}"
+                             for s in sources if isinstance(s, dict)})
+    return used
+
+
+def data_change_note(before: dict[str, list[str]], after: dict[str, list[str]], out: Path) -> str | None:
+    """A note when notebooks wrote into the project's ``figures/`` (committed: they show the reference run, and
+    the README's rows with them) from other data than the results they replaced, e.g. the 8x8 digits fallback
+    where the committed run read MNIST; None otherwise."""
+    if not out.resolve().is_relative_to((REPO / "figures").resolve()):
+        return None
+    changed = {name: (before[name], data) for name, data in after.items() if name in before and before[name] != data}
+    if not changed:
+        return None
+    which = "; ".join(f"{name}: {', '.join(now)} (the results it replaced: {', '.join(was)})"
+                      for name, (was, now) in changed.items())
+    return (f"reproduce: note: notebooks ran on other data than the results they replaced: {which}. Their figures, "
+            f"results and README rows in this checkout now show this run; `git checkout -- figures README.md` "
+            f"restores the committed ones (pass --out DIR to write elsewhere)")
 
 
 def closing_line(outcomes: list[Outcome]) -> str:
