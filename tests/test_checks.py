@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vaeinfo.checks import as_number, check_integer, is_integer
+from vaeinfo.checks import as_number, check_integer, is_integer, is_real
 
 
 @pytest.mark.parametrize("value", [0, -3, 7, np.int64(5), np.int8(-1), np.uint16(9), 10**30])
@@ -55,3 +55,8 @@ def test_as_number_reads_what_float_reads(value, number):
 @pytest.mark.parametrize("value", [True, np.False_, None, "soon", [1.0]])
 def test_as_number_gives_nan_for_bools_and_non_numbers(value):
     assert np.isnan(as_number(value))
+
+
+def test_is_real_takes_numbers_of_python_and_numpy_but_not_bools_or_strings():
+    assert all(is_real(v) for v in (0, 2.5, np.float32(0.05), np.int64(3), float("nan")))
+    assert not any(is_real(v) for v in (True, np.bool_(False), "0.05", None, [1.0]))

@@ -19,6 +19,11 @@ def is_integer(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, _BOOLS)
 
 
+def is_real(value) -> bool:
+    """True for a Python or numpy real number (integers included); False for a bool, a string and anything else."""
+    return isinstance(value, numbers.Real) and not isinstance(value, _BOOLS)
+
+
 def as_number(value) -> float:
     """``value`` as a float (what ``float()`` accepts, e.g. 3, np.float32(0.5) or a YAML string "1e-3"); NaN for a
     bool (``beta=True`` is not 1.0) and for anything ``float()`` refuses, so that one range check can refuse all."""

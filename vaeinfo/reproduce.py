@@ -51,7 +51,7 @@ from .data.deap.format import ENV_VAR as DEAP_ENV_VAR
 from .data.deap.format import deap_configured, deap_root
 from .data.inventory import Inventory, take_inventory
 from .io import CACHE_ENV, SCHEDULER_ADDRESS, atomic_write_text
-from .results import update_readme, update_references
+from .results import data_labels, update_readme, update_references
 
 REPO = Path(__file__).resolve().parent.parent
 RESERVED = ("executed", "results", "local", "screenshots")  # folders of figures/ that are not a profile's output
@@ -466,11 +466,9 @@ def data_used(results: Path, names: list[str]) -> dict[str, list[str]]:
     used = {}
     for name in names:
         try:
-            sources = json.loads((results / f"{name}.json").read_text(encoding="utf-8")).get("data", [])
+            used[name] = data_labels(json.loads((results / f"{name}.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, AttributeError):
             continue
-        used[name] = sorted({f"{s.get('name', '?')}{' (fallback)' if s.get('fallback') else ''}"
-                             for s in sources if isinstance(s, dict)})
     return used
 
 

@@ -106,10 +106,17 @@ def results_table(results_dir: Path) -> str:
     rows = []
     for path in sorted(results_dir.glob("[0-9][0-9]_*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
-        data = sorted({f"{d['name']}{' (fallback)' if d.get('fallback') else ''}" for d in record.get("data", [])})
+        data = data_labels(record)
         rows.append([f"[{record['name']}](figures/executed/{record['name']}.ipynb)", record.get("summary", "-"),
                      record.get("profile", "-"), ", ".join(data) or "-"])
     return markdown_table(["notebook", "result", "profile", "data"], rows, separator="---")
+
+
+def data_labels(record: dict) -> list[str]:
+    """The data sets a results record (a ``results/*.json`` read back) ran on, sorted: e.g. ``["MNIST"]`` or
+    ``["digits (fallback)"]``, from its ``data`` entries."""
+    return sorted({f"{d.get('name', '?')}{' (fallback)' if d.get('fallback') else ''}" for d in record.get("data", [])
+                   if isinstance(d, dict)})
 
 
 def update_readme(readme: Path, results_dir: Path) -> None:

@@ -442,8 +442,8 @@ def fuse_hotspots(ensemble: Ensemble, analysis: ChannelAnalysis, *, points: int 
                   seed: int = 0) -> list[fp.Fusion]:
     """One fused representation per hotspot (:func:`vaeinfo.info.fingerprints.fuse`), from the fingerprints of all
     its channels on the first ``points`` evaluation images (the evaluation images are a seeded sample of the
-    validation set, but their indices are sorted, so these are the sample's lowest-numbered images: MNIST's validation images are
-    not ordered by class; the authors fuse on 200)."""
+    validation set, but their indices are sorted, so these are the sample's lowest-numbered images: MNIST's
+    validation images are not ordered by class; the authors fuse on 200)."""
     points = check_integer(points, "points", low=2, meaning="evaluation images fused")
     rows = slice(0, min(points, len(ensemble.mu)))
     fusions = []

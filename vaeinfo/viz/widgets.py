@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import io
 import math
-import numbers
 import threading
 import time
 from collections.abc import Iterator
@@ -45,7 +44,7 @@ import torch
 from IPython.display import display
 from PIL import Image as PILImage
 
-from ..checks import check_integer
+from ..checks import check_integer, is_real
 from ..info.influence import (
     PAPER_THRESHOLD,
     clip_ks,
@@ -405,18 +404,13 @@ def _check_range(value_range) -> tuple[float, float]:
 
 def _check_step(step, lo: float, hi: float) -> float:
     """The slider step as a float in (0, hi - lo]; ValueError otherwise (0, a negative step or NaN was accepted)."""
-    if not (_is_number(step) and 0 < step <= hi - lo):
+    if not (is_real(step) and 0 < step <= hi - lo):
         raise ValueError(f"step must be a number in (0, {hi - lo:g}] (the slider's range), got {step!r}")
     return float(step)
 
 
-def _is_number(value) -> bool:
-    """A real number (numpy's scalars included), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_debounce(debounce: float) -> float:
-    if not (_is_number(debounce) and math.isfinite(debounce) and debounce >= 0):
+    if not (is_real(debounce) and math.isfinite(debounce) and debounce >= 0):
         raise ValueError(f"debounce must be a finite number of seconds >= 0, got {debounce!r}")
     return float(debounce)
 

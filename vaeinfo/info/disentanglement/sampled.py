@@ -11,14 +11,13 @@ rows go to ``represent`` at once), so the same seed gives the same score on any 
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from ...checks import check_integer
+from ...checks import check_integer, is_real
 from ...io import progress_bar
 from .inputs import Represent, check_factor_sizes, represented, uniform_factors, uniform_index
 
@@ -121,8 +120,7 @@ def factor_vae_score(represent: Represent, factor_sizes: Any, seed: int | np.ran
     """
     _check_counts(batch_size, n_train, n_eval, rows_per_call, least_batch=2)
     check_integer(n_variance, "n_variance", low=2, meaning="points for the global variances")
-    if not (isinstance(prune_std, numbers.Real) and not isinstance(prune_std, bool) and np.isfinite(prune_std)
-            and prune_std >= 0):
+    if not (is_real(prune_std) and np.isfinite(prune_std) and prune_std >= 0):
         raise ValueError(f"prune_std must be a finite standard deviation >= 0 (disentanglement_lib: 0.05), got "
                          f"{prune_std}")
     sizes, rng = check_factor_sizes(factor_sizes), np.random.default_rng(seed)
